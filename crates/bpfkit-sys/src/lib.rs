@@ -1,0 +1,17 @@
+//! The only door from bpfkit to the kernel.
+//!
+//! Every `unsafe` system call of bpfkit lives in this crate: `bpf(2)` with one `#[repr(C)]`
+//! attribute struct per command (the kernel accepts a prefix of `union bpf_attr` and zero-fills
+//! the rest, so each command passes exactly the fields it uses), `perf_event_open(2)` and its
+//! ioctls, the mmap'd rings, and the tracefs and bpffs paths. Higher crates never see a raw
+//! pointer: file descriptors come back as [`std::os::fd::OwnedFd`], failures as [`Error`],
+//! which names the command and, for `EPERM`/`EACCES`, the capability that is missing.
+//!
+//! Layout: [`cmd`] holds the command numbers and the [`bpf`] entry point; the other modules
+//! group commands by the kernel object they act on.
+
+mod cmd;
+mod error;
+
+pub use cmd::{bpf, bpf_fd, Cmd};
+pub use error::{Capability, Error, Result};

@@ -1,0 +1,2 @@
+//! bpfkit-trace (being written; see DESIGN.md for this crate's job).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! bpfkit-vm (being written; see DESIGN.md for this crate's job).
+#![forbid(unsafe_code)]

@@ -1,0 +1,43 @@
+//! The library's error type.
+
+/// Result of a bpfkit call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the library. Messages say what failed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A kernel call failed.
+    #[error(transparent)]
+    Sys(#[from] bpfkit_sys::Error),
+    /// The verifier rejected a program; `log` is the verifier's own text.
+    #[error("program `{name}` was rejected by the verifier: {source}\n{log}")]
+    Verifier {
+        /// Program name.
+        name: String,
+        /// The `BPF_PROG_LOAD` error (errno).
+        #[source]
+        source: bpfkit_sys::Error,
+        /// The verifier log, possibly with source lines mapped in.
+        log: String,
+    },
+    /// The running kernel lacks a feature the call needs.
+    #[error("this kernel lacks {feature}{}", if .hint.is_empty() { String::new() } else { format!(" ({})", .hint) })]
+    NotSupported {
+        /// The missing feature, named as a user would search for it (e.g. `kprobes (CONFIG_KPROBES)`).
+        feature: String,
+        /// What to do instead, or empty.
+        hint: String,
+    },
+    /// An argument the caller gave is invalid (wrong key size, unknown symbol…).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
