@@ -7,11 +7,15 @@
 //! pointer: file descriptors come back as [`std::os::fd::OwnedFd`], failures as [`Error`],
 //! which names the command and, for `EPERM`/`EACCES`, the capability that is missing.
 //!
-//! Layout: [`cmd`] holds the command numbers and the [`bpf`] entry point; the other modules
-//! group commands by the kernel object they act on.
+//! Layout: [`cmd`](bpf) holds the command numbers and the [`bpf`] entry point; [`obj`] the
+//! commands common to all objects (ids, info, pinning); [`mmap`] shared mappings; the other
+//! modules group commands by the kernel object they act on.
+#![warn(missing_docs)]
 
 mod cmd;
 mod error;
+pub mod mmap;
+pub mod obj;
 
 pub use cmd::{bpf, bpf_fd, Cmd};
 pub use error::{Capability, Error, Result};
