@@ -90,9 +90,9 @@ impl Error {
     /// The raw errno, when the error carries one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Bpf { source, .. } | Error::Permission { source, .. } | Error::Os { source, .. } => {
-                source.raw_os_error()
-            }
+            Error::Bpf { source, .. }
+            | Error::Permission { source, .. }
+            | Error::Os { source, .. } => source.raw_os_error(),
         }
     }
 }

@@ -12,10 +12,21 @@
 //! modules group commands by the kernel object they act on.
 #![warn(missing_docs)]
 
+pub mod btf;
 mod cmd;
 mod error;
+pub mod fs;
+pub mod iter;
+pub mod link;
+pub mod map;
 pub mod mmap;
 pub mod obj;
+pub mod perf;
+pub mod prog;
+pub mod ring;
+pub mod rlimit;
+pub mod stats;
+pub mod tracefs;
 
 pub use cmd::{bpf, bpf_fd, Cmd};
 pub use error::{Capability, Error, Result};

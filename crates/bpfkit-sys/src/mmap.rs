@@ -112,7 +112,10 @@ fn parse_cpu_list_file(path: &str) -> Result<Vec<usize>> {
     })?;
     parse_cpu_list(text.trim()).ok_or_else(|| Error::Os {
         call: format!("parse {path}"),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad CPU list {text:?}")),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad CPU list {text:?}"),
+        ),
     })
 }
 

@@ -31,6 +31,14 @@ pub enum Error {
     /// An argument the caller gave is invalid (wrong key size, unknown symbol…).
     #[error("{0}")]
     InvalidArgument(String),
+    /// The kernel has the feature but a policy refuses it (lockdown, a sysctl, an LSM).
+    #[error("the kernel refused {what} ({reason})")]
+    Refused {
+        /// What was refused, e.g. `fentry/fexit programs`.
+        what: String,
+        /// Why, naming the policy and where to look, e.g. `EPERM under kernel lockdown: …`.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

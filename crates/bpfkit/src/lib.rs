@@ -6,6 +6,25 @@
 //! Every kernel call goes through `bpfkit-sys`; this crate holds no `unsafe` code.
 #![forbid(unsafe_code)]
 
+pub mod attach;
 mod error;
+pub mod features;
+pub mod introspect;
+pub mod link;
+pub mod map;
+pub mod memlock;
+pub mod perfbuf;
+pub mod pin;
+pub mod program;
+pub mod ringbuf;
 
 pub use error::{Error, Result};
+pub use introspect::{loaded_btfs, loaded_links, loaded_maps, loaded_programs};
+pub use link::{Link, LinkInfo, LinkType, PerfEventLinks};
+pub use map::{Map, MapInfo, MapSpec, MapType, Pod};
+pub use perfbuf::{PerfBuf, PerfBufOptions, PerfEvent, Wakeup};
+pub use pin::{create_pin_dir, unpin};
+pub use program::{
+    AttachType, Program, ProgramInfo, ProgramSpec, ProgramType, TestRun, TestRunOutput,
+};
+pub use ringbuf::{RingBuf, UserRingBuf};

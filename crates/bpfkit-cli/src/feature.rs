@@ -1,0 +1,308 @@
+//! `bpfkit feature probe [kernel] [full] [macros [prefix PREFIX]]`: what the running kernel
+//! supports, in bpftool's section layout, line wording and JSON keys.
+
+use std::time::Instant;
+
+use bpfkit::features::{self, HelperScan, ProbeOptions, Report, SystemConfig};
+
+use crate::json::Json;
+use crate::{CliError, Global};
+
+/// `bpfkit feature …`
+#[derive(Debug, clap::Args)]
+pub struct FeatureArgs {
+    #[command(subcommand)]
+    cmd: FeatureCmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum FeatureCmd {
+    /// Probe the running kernel: `probe [kernel] [full] [macros [prefix PREFIX]]`.
+    Probe {
+        /// `kernel` (the default target), `full` (also probe helpers that log warnings),
+        /// `macros` (print C #define lines), `prefix PREFIX` (after `macros`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct ProbeArgs {
+    full: bool,
+    macros: bool,
+    prefix: String,
+}
+
+fn parse_words(words: &[String]) -> Result<ProbeArgs, CliError> {
+    let mut a = ProbeArgs::default();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "kernel" => {}
+            "full" => a.full = true,
+            "macros" => a.macros = true,
+            "prefix" if a.macros => {
+                a.prefix = it
+                    .next()
+                    .ok_or_else(|| CliError::Usage("`prefix` needs an argument".into()))?
+                    .clone();
+            }
+            "prefix" => return Err(CliError::Usage("`prefix` is only valid after `macros`".into())),
+            "dev" => {
+                return Err(CliError::Failed(
+                    "probing an offload device (`dev IFNAME`) is not supported; probe the kernel instead".into(),
+                ))
+            }
+            "unprivileged" => {
+                return Err(CliError::Failed(
+                    "`unprivileged` is not supported yet; run the probe as the unprivileged user instead \
+                     (e.g. `setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all bpfkit feature probe`)"
+                        .into(),
+                ))
+            }
+            other => {
+                return Err(CliError::Usage(format!(
+                    "unknown `feature probe` argument `{other}` (expected kernel, full, macros, prefix PREFIX)"
+                )))
+            }
+        }
+    }
+    Ok(a)
+}
+
+/// Runs a `feature` command.
+pub fn run(global: &Global, args: FeatureArgs) -> Result<(), CliError> {
+    match args.cmd {
+        FeatureCmd::Probe { words } => probe(global, &parse_words(&words)?),
+    }
+}
+
+fn probe(global: &Global, a: &ProbeArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    let report = features::probe_all(&ProbeOptions {
+        helpers: true,
+        full: a.full,
+        threads: 0,
+    })?;
+    if global.debug {
+        eprintln!("feature probe: {} ms", start.elapsed().as_millis());
+    }
+    let out = if global.json() && !a.macros {
+        to_json(&report).render(global.pretty) + "\n"
+    } else if a.macros {
+        macros(&report, &a.prefix)
+    } else {
+        text(&report)
+    };
+    print!("{out}");
+    Ok(())
+}
+
+fn avail(ok: bool) -> &'static str {
+    if ok {
+        "is available"
+    } else {
+        "is NOT available"
+    }
+}
+
+fn sysctl_lines(s: &SystemConfig, out: &mut String) {
+    let line = match s.unprivileged_bpf_disabled {
+        Some(0) => "bpf() syscall for unprivileged users is enabled".to_string(),
+        Some(1) => "bpf() syscall restricted to privileged users (without recovery)".to_string(),
+        Some(2) => "bpf() syscall restricted to privileged users (admin can change)".to_string(),
+        Some(v) => format!("bpf() syscall restriction has unknown value {v}"),
+        None => "Unable to retrieve required privileges for bpf() syscall".to_string(),
+    };
+    out.push_str(&line);
+    out.push('\n');
+    let line = match s.bpf_jit_enable {
+        Some(0) => "JIT compiler is disabled".to_string(),
+        Some(1) => "JIT compiler is enabled".to_string(),
+        Some(2) => "JIT compiler is enabled with debugging traces in kernel logs".to_string(),
+        Some(v) => format!("JIT-compiler status has unknown value {v}"),
+        None => "Unable to retrieve JIT-compiler status".to_string(),
+    };
+    out.push_str(&line);
+    out.push('\n');
+    let line = match s.bpf_jit_harden {
+        Some(0) => "JIT compiler hardening is disabled".to_string(),
+        Some(1) => "JIT compiler hardening is enabled for unprivileged users".to_string(),
+        Some(2) => "JIT compiler hardening is enabled for all users".to_string(),
+        Some(v) => format!("JIT hardening status has unknown value {v}"),
+        None => "Unable to retrieve JIT hardening status".to_string(),
+    };
+    out.push_str(&line);
+    out.push('\n');
+    let line = match s.bpf_jit_kallsyms {
+        Some(0) => "JIT compiler kallsyms exports are disabled".to_string(),
+        Some(1) => "JIT compiler kallsyms exports are enabled for root".to_string(),
+        Some(2) => "JIT compiler kallsyms exports are enabled for all users".to_string(),
+        Some(v) => format!("JIT kallsyms exports status has unknown value {v}"),
+        None => "Unable to retrieve JIT kallsyms export status".to_string(),
+    };
+    out.push_str(&line);
+    out.push('\n');
+    let line = match s.bpf_jit_limit {
+        Some(v) => format!("Global memory limit for JIT compiler for unprivileged users is {v} bytes"),
+        None => "Unable to retrieve global memory limit for JIT compiler for unprivileged users".to_string(),
+    };
+    out.push_str(&line);
+    out.push('\n');
+}
+
+fn text(r: &Report) -> String {
+    let mut o = String::new();
+    o.push_str("Scanning system configuration...\n");
+    sysctl_lines(&r.system, &mut o);
+    if let Err(why) = &r.system.kernel_config_source {
+        o.push_str(&format!("skipping kernel config, {why}\n"));
+    } else {
+        for (name, value) in &r.system.kernel_config {
+            match value {
+                Some(v) => o.push_str(&format!("{name} is set to {v}\n")),
+                None => o.push_str(&format!("{name} is not set\n")),
+            }
+        }
+    }
+    o.push_str("\nScanning system call availability...\n");
+    o.push_str(&format!("bpf() syscall {}\n", avail(r.bpf_syscall)));
+    o.push_str("\nScanning eBPF program types...\n");
+    for (_, name, ok) in &r.prog_types {
+        o.push_str(&format!("eBPF program_type {name} {}\n", avail(*ok)));
+    }
+    o.push_str("\nScanning eBPF map types...\n");
+    for (_, name, ok) in &r.map_types {
+        o.push_str(&format!("eBPF map_type {name} {}\n", avail(*ok)));
+    }
+    o.push_str("\nScanning eBPF helper functions...\n");
+    for (_, name, scan) in &r.helpers {
+        o.push_str(&format!("eBPF helpers supported for program type {name}:\n"));
+        match scan {
+            HelperScan::ProgTypeUnsupported => o.push_str("\tProgram type not supported\n"),
+            HelperScan::Undetermined => o.push_str("\tCould not determine which helpers are available\n"),
+            HelperScan::Available(list) => {
+                for h in list {
+                    o.push_str(&format!("\t- {}\n", h.name));
+                }
+            }
+        }
+    }
+    o.push_str("\nScanning miscellaneous eBPF features...\n");
+    for (m, ok) in &r.misc {
+        o.push_str(&format!("{} {}\n", m.description(), avail(*ok)));
+    }
+    o.push('\n');
+    o
+}
+
+fn int_or_minus_one(v: Option<i64>) -> Json {
+    Json::Int(v.unwrap_or(-1))
+}
+
+fn to_json(r: &Report) -> Json {
+    let mut root = Json::obj();
+    let mut sys = Json::obj();
+    let s = &r.system;
+    sys.push("unprivileged_bpf_disabled", int_or_minus_one(s.unprivileged_bpf_disabled));
+    sys.push("bpf_jit_enable", int_or_minus_one(s.bpf_jit_enable));
+    sys.push("bpf_jit_harden", int_or_minus_one(s.bpf_jit_harden));
+    sys.push("bpf_jit_kallsyms", int_or_minus_one(s.bpf_jit_kallsyms));
+    sys.push("bpf_jit_limit", int_or_minus_one(s.bpf_jit_limit));
+    if s.kernel_config_source.is_ok() {
+        for (name, value) in &s.kernel_config {
+            sys.push(*name, value.clone().map_or(Json::Null, Json::Str));
+        }
+    }
+    root.push("system_config", sys);
+    let mut sc = Json::obj();
+    sc.push("have_bpf_syscall", Json::Bool(r.bpf_syscall));
+    root.push("syscall_config", sc);
+    let mut pt = Json::obj();
+    for (_, name, ok) in &r.prog_types {
+        pt.push(format!("have_{name}_prog_type"), Json::Bool(*ok));
+    }
+    root.push("program_types", pt);
+    let mut mt = Json::obj();
+    for (_, name, ok) in &r.map_types {
+        mt.push(format!("have_{name}_map_type"), Json::Bool(*ok));
+    }
+    root.push("map_types", mt);
+    let mut hp = Json::obj();
+    for (_, name, scan) in &r.helpers {
+        let list = match scan {
+            HelperScan::Available(l) => l.iter().map(|h| Json::Str(h.name.to_string())).collect(),
+            _ => Vec::new(),
+        };
+        hp.push(format!("{name}_available_helpers"), Json::Arr(list));
+    }
+    root.push("helpers", hp);
+    let mut misc = Json::obj();
+    for (m, ok) in &r.misc {
+        misc.push(m.json_key(), Json::Bool(*ok));
+    }
+    root.push("misc", misc);
+    root
+}
+
+fn macros(r: &Report, prefix: &str) -> String {
+    let have = |ok: bool| if ok { "HAVE_" } else { "NO_HAVE_" };
+    let mut o = String::new();
+    o.push_str("/*** Misc kernel config items ***/\n");
+    if let Some((_, Some(hz))) = r.system.kernel_config.iter().find(|(n, _)| *n == "CONFIG_HZ") {
+        o.push_str(&format!("#define {prefix}CONFIG_HZ {hz}\n"));
+    }
+    o.push_str("\n/*** System call availability ***/\n");
+    o.push_str(&format!("#define {prefix}{}BPF_SYSCALL\n", have(r.bpf_syscall)));
+    o.push_str("\n/*** eBPF program types ***/\n");
+    for (_, name, ok) in &r.prog_types {
+        o.push_str(&format!("#define {prefix}{}{}_PROG_TYPE\n", have(*ok), name.to_uppercase()));
+    }
+    o.push_str("\n/*** eBPF map types ***/\n");
+    for (_, name, ok) in &r.map_types {
+        o.push_str(&format!("#define {prefix}{}{}_MAP_TYPE\n", have(*ok), name.to_uppercase()));
+    }
+    o.push_str("\n/*** eBPF helper functions ***/\n");
+    o.push_str(
+        "/*\n * Use HAVE_PROG_TYPE_HELPER(prog_type_name, helper_name)\n * to determine if <helper_name> is available for <prog_type_name>,\n * e.g.\n *\t#if HAVE_PROG_TYPE_HELPER(xdp, bpf_redirect)\n *\t\t// do stuff with this helper\n *\t#elif\n *\t\t// use a workaround\n *\t#endif\n */\n",
+    );
+    o.push_str(&format!(
+        "#define {prefix}HAVE_PROG_TYPE_HELPER(prog_type, helper)\t\\\n\t{prefix}BPF__PROG_TYPE_ ## prog_type ## __HELPER_ ## helper\n"
+    ));
+    let all: Vec<&str> = bpfkit_insn::helpers::HELPERS
+        .iter()
+        .filter(|h| h.id != 0)
+        .map(|h| h.name)
+        .collect();
+    for (_, name, scan) in &r.helpers {
+        let avail: Vec<&str> = match scan {
+            HelperScan::Available(l) => l.iter().map(|h| h.name).collect(),
+            _ => Vec::new(),
+        };
+        for h in &all {
+            let v = u8::from(avail.contains(h));
+            o.push_str(&format!("#define {prefix}BPF__PROG_TYPE_{name}__HELPER_{h} {v}\n"));
+        }
+    }
+    o.push_str("\n/*** eBPF misc features ***/\n");
+    for (m, ok) in &r.misc {
+        o.push_str(&format!("#define {prefix}{}{}\n", have(*ok), m.macro_name()));
+    }
+    o.push('\n');
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        let w = |s: &[&str]| parse_words(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert!(w(&["kernel"]).is_ok_and(|a| !a.macros && !a.full));
+        assert!(w(&["macros", "prefix", "FOO_"]).is_ok_and(|a| a.macros && a.prefix == "FOO_"));
+        assert!(matches!(w(&["prefix", "X"]), Err(CliError::Usage(_))));
+        assert!(matches!(w(&["bogus"]), Err(CliError::Usage(_))));
+        assert!(matches!(w(&["macros", "prefix"]), Err(CliError::Usage(_))));
+    }
+}
