@@ -11,7 +11,8 @@
 //! attach) once per process; the answers are cached. Only `bpfkit_sys::bpf` is used, so the
 //! probes do not depend on the library they help to test.
 //!
-//! Include it from `tests/common/mod.rs` with `pub mod features;`.
+//! Include it from `tests/common/mod.rs` with `pub mod features;`. The macro is exported at the
+//! test crate's root: tests in a nested module call it as `crate::require_feature!(…)`.
 
 // Each test binary uses only the features it needs.
 #![allow(dead_code)]
