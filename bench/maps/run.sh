@@ -5,12 +5,12 @@
 # alternate between the two sides and the best round of each counts, which keeps other load
 # on the machine out of the ratio.
 #
-# Usage: bench/maps/run.sh [ops per measurement, default 1000000] [rounds, default 5]
+# Usage: bench/maps/run.sh [ops per measurement, default 500000] [rounds, default 11]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-n=${1:-1000000}
-rounds=${2:-5}
+n=${1:-500000}
+rounds=${2:-11}
 out=${CARGO_TARGET_DIR:-$root/target}
 mkdir -p "$out/bench"
 
@@ -23,8 +23,14 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 i=0
 while [ "$i" -lt "$rounds" ]; do
-	"$ours" "$n" | sed 's/^/ours /' >>"$results"
-	"$peer" "$n" | sed 's/^/peer /' >>"$results"
+	# Alternate which side goes first, so neither always runs on a warmer machine.
+	if [ $((i % 2)) -eq 0 ]; then
+		"$ours" "$n" | sed 's/^/ours /' >>"$results"
+		"$peer" "$n" | sed 's/^/peer /' >>"$results"
+	else
+		"$peer" "$n" | sed 's/^/peer /' >>"$results"
+		"$ours" "$n" | sed 's/^/ours /' >>"$results"
+	fi
 	i=$((i + 1))
 done
 

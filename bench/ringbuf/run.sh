@@ -3,19 +3,23 @@
 # (bpfkit::RingBuf, crates/bpfkit/examples/ringbuf_bench.rs) against libbpf's
 # ring_buffer__consume (peer.c against Debian's libbpf-dev), in the same run.
 #
-# Each round fills a 64 MiB ring with 4,194,303 8-byte records (16 bytes each with the header) (the producer, ringbuf.bpf.c,
-# run through BPF_PROG_TEST_RUN with repeat), then times one consume call draining all of
-# them; both consumers sum the sequence numbers and check the total. Rounds alternate between
-# the two sides, each round a fresh process doing 5 fill-and-drain cycles; the best drain of
-# each side gives the ratio (the medians are printed too), which keeps noise from other load
-# on the machine out of it. bpfkit's side builds the producer's instructions with its Builder
-# (its ELF loader is not wired up yet); libbpf's side loads the clang-built object.
+# Each drain first fills the ring (64 MiB: 4,194,303 8-byte records, 16 bytes each with the
+# header) by running the producer, ringbuf.bpf.c, through BPF_PROG_TEST_RUN with repeat, then
+# times one consume call draining all of them; both consumers sum the sequence numbers and
+# check the total. Rounds alternate between the two sides, each round a fresh process doing 5
+# fill-and-drain cycles; the best drain of each side gives the ratio (medians are printed
+# too), which keeps noise from other load on the machine out of it. bpfkit's side builds the
+# producer's instructions with its Builder (its ELF loader is not wired up yet); libbpf's side
+# loads the clang-built object.
 #
-# Usage: bench/ringbuf/run.sh [rounds, default 6]
+# Usage: bench/ringbuf/run.sh [rounds, default 6] [ring size in MiB, default 64]
+# (a 64 MiB ring streams from DRAM; a 4 MiB one stays in cache and shows the consumers' own cost)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 rounds=${1:-6}
+mib=${2:-64}
+records=$((mib * 65536 - 1))
 out=${CARGO_TARGET_DIR:-$root/target}
 mkdir -p "$out/bench"
 
@@ -30,14 +34,14 @@ trap 'rm -f "$results"' EXIT
 i=0
 while [ "$i" -lt "$rounds" ]; do
 	# Several drains per process: the first also pays for faulting the ring's pages in.
-	lines=$("$ours" 5) || { echo "bpfkit side failed" >&2; exit 1; }
+	lines=$("$ours" 5 "$mib") || { echo "bpfkit side failed" >&2; exit 1; }
 	echo "$lines" | sed 's/^/ours /' >>"$results"
-	lines=$("$peer" "$out/bench/ringbuf.bpf.o" 5) || { echo "libbpf side failed" >&2; exit 1; }
+	lines=$("$peer" "$out/bench/ringbuf.bpf.o" 5 "$mib") || { echo "libbpf side failed" >&2; exit 1; }
 	echo "$lines" | sed 's/^/peer /' >>"$results"
 	i=$((i + 1))
 done
 
-echo "ring buffer consume, 4194303 records of 8 bytes per round, best of $rounds x 5 drains"
+echo "ring buffer consume, $mib MiB ring, $records records of 8 bytes per drain, best of $rounds x 5 drains"
 sort -k1,1 -k4,4n "$results" | awk '
 	{ v[$1, ++n[$1]] = $4 }
 	END {

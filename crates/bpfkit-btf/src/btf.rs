@@ -290,46 +290,7 @@ impl Btf {
         };
         let total_strs = start_str as u64 + strs.len() as u64;
         let types = &raw[types_start..types_end];
-        let mut offsets = Vec::with_capacity(types.len() / 24);
-        let mut off = 0usize;
-        while off < types.len() {
-            let id = start_id.saturating_add(offsets.len() as u32);
-            let (Some(name_off), Some(info)) = (u32_at(types, off), u32_at(types, off + 4)) else {
-                return Err(Error::Truncated {
-                    what: "BTF type",
-                    offset: off,
-                    needed: TYPE_LEN - (types.len() - off),
-                });
-            };
-            let kind_raw = (info >> 24) & 0x1f;
-            let kind = match Kind::from_u32(kind_raw) {
-                Some(k) if k != Kind::Void => k,
-                _ => {
-                    return Err(Error::BadType {
-                        id,
-                        detail: format!("unknown kind {kind_raw} at type section offset {off}"),
-                    })
-                }
-            };
-            if name_off as u64 >= total_strs {
-                return Err(Error::BadType {
-                    id,
-                    detail: format!(
-                        "name offset {name_off} is past the string section ({total_strs} bytes)"
-                    ),
-                });
-            }
-            let len = record_len(kind, info & 0xffff);
-            if off + len > types.len() {
-                return Err(Error::Truncated {
-                    what: "BTF type",
-                    offset: off,
-                    needed: off + len - types.len(),
-                });
-            }
-            offsets.push(off as u32);
-            off += len;
-        }
+        let offsets = index_types(types, start_id, total_strs)?;
         if start_id as u64 + offsets.len() as u64 > u32::MAX as u64 {
             return Err(Error::BadHeader {
                 what: "BTF",
@@ -889,6 +850,74 @@ impl Btf {
         });
         best
     }
+}
+
+/// The indexing pass: the offset of every record, checking each record's kind, name offset and
+/// length. Kept tight, since it is all that parsing costs.
+fn index_types(types: &[u8], start_id: u32, total_strs: u64) -> Result<Vec<u32>> {
+    // Bytes of kind-specific data: fixed per kind, plus per vlen entry; u16::MAX marks
+    // kinds that do not exist.
+    const FIXED: [u16; 32] = {
+        let mut t = [u16::MAX; 32];
+        let mut k = 1;
+        while k < 20 {
+            t[k] = match k {
+                1 | 14 | 17 => 4,
+                3 => 12,
+                _ => 0,
+            };
+            k += 1;
+        }
+        t
+    };
+    const PER_VLEN: [u8; 32] = {
+        let mut t = [0u8; 32];
+        t[4] = 12;
+        t[5] = 12;
+        t[15] = 12;
+        t[19] = 12;
+        t[6] = 8;
+        t[13] = 8;
+        t
+    };
+    let mut offsets = Vec::with_capacity(types.len() / 24 + 1);
+    let n = types.len();
+    let mut off = 0usize;
+    while off < n {
+        let Some(head) = types.get(off..off + TYPE_LEN) else {
+            return Err(Error::Truncated {
+                what: "BTF type",
+                offset: off,
+                needed: off + TYPE_LEN - n,
+            });
+        };
+        let name_off = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let info = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let kind = ((info >> 24) & 0x1f) as usize;
+        let fixed = FIXED[kind];
+        if fixed == u16::MAX || name_off as u64 >= total_strs {
+            let id = start_id.saturating_add(offsets.len() as u32);
+            return Err(Error::BadType {
+                id,
+                detail: if fixed == u16::MAX {
+                    format!("unknown kind {kind} at type section offset {off}")
+                } else {
+                    format!("name offset {name_off} is past the string section ({total_strs} bytes)")
+                },
+            });
+        }
+        let len = TYPE_LEN + fixed as usize + PER_VLEN[kind] as usize * (info & 0xffff) as usize;
+        if off + len > n {
+            return Err(Error::Truncated {
+                what: "BTF type",
+                offset: off,
+                needed: off + len - n,
+            });
+        }
+        offsets.push(off as u32);
+        off += len;
+    }
+    Ok(offsets)
 }
 
 fn parse_header(raw: &[u8]) -> Result<Header> {

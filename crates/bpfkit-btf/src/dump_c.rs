@@ -26,6 +26,9 @@ const INLINE_ENUM_DONE: u8 = 1 << 6;
 /// A typedef named `__builtin_va_list`, which the compiler predefines.
 const BUILTIN: u8 = 1 << 7;
 
+/// Deepest nesting of declarations followed; real C types stay far below.
+const MAX_DEPTH: u32 = 200;
+
 /// Flush the staging buffer to the writer once it grows past this.
 const FLUSH_AT: usize = 1 << 16;
 
@@ -64,6 +67,8 @@ struct CDump<'a> {
     legacy_bits: Vec<u8>,
     /// Spare declarator buffers, reused to spare an allocation per member.
     scratch: Vec<Vec<u8>>,
+    /// Nesting of `need`/`write_decl` calls, bounded so reference cycles cannot recurse forever.
+    depth: u32,
     tag_suffix: HashMap<u32, u32>,
     ident_suffix: HashMap<(u32, u32), u32>,
 }
@@ -166,6 +171,7 @@ impl<'a> CDump<'a> {
             align: vec![0u8; n],
             legacy_bits: vec![0u8; n],
             scratch: Vec::new(),
+            depth: 0,
             tag_suffix: number_duplicates(tags),
             ident_suffix: number_duplicates(idents),
         })
@@ -252,6 +258,21 @@ impl<'a> CDump<'a> {
     /// Makes sure what a use of type `id` needs is already written: complete definitions when
     /// `strong` (used by value), forward declarations otherwise.
     fn need(&mut self, id: u32, strong: bool) -> Result<()> {
+        self.enter(id)?;
+        let r = self.need_in(id, strong);
+        self.depth -= 1;
+        r
+    }
+
+    fn enter(&mut self, id: u32) -> Result<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(crate::Error::TypeLoop { id });
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn need_in(&mut self, id: u32, strong: bool) -> Result<()> {
         let btf = self.b();
         let mut cur = id;
         let mut strong = strong;
@@ -422,6 +443,10 @@ impl<'a> CDump<'a> {
                     continue;
                 }
                 Kind::Struct | Kind::Union => {
+                    // Provisional, so a record that contains itself cannot recurse forever.
+                    if let Some(slot) = self.align.get_mut(cur as usize) {
+                        *slot = 1;
+                    }
                     if self.is_packed(cur)? {
                         1
                     } else {
@@ -587,11 +612,13 @@ impl<'a> CDump<'a> {
     /// Writes a declaration of `name` with type `id` (`name` may be empty for an abstract
     /// declarator, as in a parameter list).
     fn write_decl(&mut self, id: u32, name: &[u8], indent: usize) -> Result<()> {
+        self.enter(id)?;
         let mut decl = self.scratch.pop().unwrap_or_default();
         decl.clear();
         decl.extend_from_slice(name);
         let r = self.write_decl_in(id, &mut decl, indent);
         self.scratch.push(decl);
+        self.depth -= 1;
         r
     }
 

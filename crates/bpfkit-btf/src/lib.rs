@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod btf;
+mod reloc;
 mod build;
 mod error;
 mod ext;
@@ -23,6 +24,7 @@ mod types;
 
 pub use build::{BtfBuilder, Features, NewMember};
 pub use btf::{essential_name, Btf, Header, SharedBytes, BTF_MAGIC, HEADER_LEN, VMLINUX_PATH};
+pub use reloc::{patch_insn, relocate, CoreReloKind, Relocation, POISON_HELPER};
 pub use dump_c::declared_names;
 pub use error::{Error, Result};
 pub use ext::{BtfExt, CoreRelo, ExtSection, FuncInfo, LineInfo};

@@ -1,5 +1,9 @@
-//! `bpfkit feature probe [kernel] [full] [macros [prefix PREFIX]]`: what the running kernel
-//! supports, in bpftool's section layout, line wording and JSON keys.
+//! `bpfkit feature probe [kernel] [full] [unprivileged] [macros [prefix PREFIX]]`: what the
+//! running kernel supports, in bpftool's section layout, line wording and JSON keys.
+//!
+//! `unprivileged` reports what a user without capabilities may use. Run by root, the probe
+//! runs again in a child process switched to the `nobody` user (65534), which drops every
+//! capability; run by anyone else, it probes directly.
 
 use std::time::Instant;
 
@@ -17,10 +21,11 @@ pub struct FeatureArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum FeatureCmd {
-    /// Probe the running kernel: `probe [kernel] [full] [macros [prefix PREFIX]]`.
+    /// Probe the running kernel: `probe [kernel] [full] [unprivileged] [macros [prefix PREFIX]]`.
     Probe {
         /// `kernel` (the default target), `full` (also probe helpers that log warnings),
-        /// `macros` (print C #define lines), `prefix PREFIX` (after `macros`).
+        /// `unprivileged` (what a user without capabilities may use), `macros` (print C
+        /// #define lines), `prefix PREFIX` (after `macros`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
@@ -29,6 +34,7 @@ enum FeatureCmd {
 #[derive(Debug, Default)]
 struct ProbeArgs {
     full: bool,
+    unprivileged: bool,
     macros: bool,
     prefix: String,
 }
@@ -53,13 +59,7 @@ fn parse_words(words: &[String]) -> Result<ProbeArgs, CliError> {
                     "probing an offload device (`dev IFNAME`) is not supported; probe the kernel instead".into(),
                 ))
             }
-            "unprivileged" => {
-                return Err(CliError::Failed(
-                    "`unprivileged` is not supported yet; run the probe as the unprivileged user instead \
-                     (e.g. `setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all bpfkit feature probe`)"
-                        .into(),
-                ))
-            }
+            "unprivileged" => a.unprivileged = true,
             other => {
                 return Err(CliError::Usage(format!(
                     "unknown `feature probe` argument `{other}` (expected kernel, full, macros, prefix PREFIX)"
@@ -77,12 +77,58 @@ pub fn run(global: &Global, args: FeatureArgs) -> Result<(), CliError> {
     }
 }
 
+/// Set in the environment of the child that does the probing for `unprivileged`.
+const UNPRIVILEGED_CHILD: &str = "BPFKIT_FEATURE_PROBE_UNPRIVILEGED_CHILD";
+/// The `nobody` user and group.
+const NOBODY: u32 = 65534;
+
+/// The effective uid, from /proc/self/status (`Uid: real effective saved fs`).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs this same command as `nobody`, passing its output and exit status through.
+fn probe_as_nobody() -> Result<(), CliError> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::Failed(format!(
+            "cannot find the bpfkit executable to re-run it as nobody: {e}"
+        ))
+    })?;
+    let status = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .env(UNPRIVILEGED_CHILD, "1")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .status()
+        .map_err(|e| {
+            CliError::Failed(format!("running {} as user {NOBODY}: {e}", exe.display()))
+        })?;
+    match status.code() {
+        Some(0) => Ok(()),
+        // The child has reported its own error already.
+        Some(code) => std::process::exit(code),
+        None => Err(CliError::Failed(format!(
+            "the unprivileged probe process died ({status})"
+        ))),
+    }
+}
+
 fn probe(global: &Global, a: &ProbeArgs) -> Result<(), CliError> {
+    if a.unprivileged
+        && effective_uid() == Some(0)
+        && std::env::var_os(UNPRIVILEGED_CHILD).is_none()
+    {
+        return probe_as_nobody();
+    }
     let start = Instant::now();
     let report = features::probe_all(&ProbeOptions {
         helpers: true,
         full: a.full,
         threads: 0,
+        unprivileged: a.unprivileged,
     })?;
     if global.debug {
         eprintln!("feature probe: {} ms", start.elapsed().as_millis());
@@ -144,8 +190,11 @@ fn sysctl_lines(s: &SystemConfig, out: &mut String) {
     out.push_str(&line);
     out.push('\n');
     let line = match s.bpf_jit_limit {
-        Some(v) => format!("Global memory limit for JIT compiler for unprivileged users is {v} bytes"),
-        None => "Unable to retrieve global memory limit for JIT compiler for unprivileged users".to_string(),
+        Some(v) => {
+            format!("Global memory limit for JIT compiler for unprivileged users is {v} bytes")
+        }
+        None => "Unable to retrieve global memory limit for JIT compiler for unprivileged users"
+            .to_string(),
     };
     out.push_str(&line);
     out.push('\n');
@@ -177,10 +226,14 @@ fn text(r: &Report) -> String {
     }
     o.push_str("\nScanning eBPF helper functions...\n");
     for (_, name, scan) in &r.helpers {
-        o.push_str(&format!("eBPF helpers supported for program type {name}:\n"));
+        o.push_str(&format!(
+            "eBPF helpers supported for program type {name}:\n"
+        ));
         match scan {
             HelperScan::ProgTypeUnsupported => o.push_str("\tProgram type not supported\n"),
-            HelperScan::Undetermined => o.push_str("\tCould not determine which helpers are available\n"),
+            HelperScan::Undetermined => {
+                o.push_str("\tCould not determine which helpers are available\n")
+            }
             HelperScan::Available(list) => {
                 for h in list {
                     o.push_str(&format!("\t- {}\n", h.name));
@@ -204,7 +257,10 @@ fn to_json(r: &Report) -> Json {
     let mut root = Json::obj();
     let mut sys = Json::obj();
     let s = &r.system;
-    sys.push("unprivileged_bpf_disabled", int_or_minus_one(s.unprivileged_bpf_disabled));
+    sys.push(
+        "unprivileged_bpf_disabled",
+        int_or_minus_one(s.unprivileged_bpf_disabled),
+    );
     sys.push("bpf_jit_enable", int_or_minus_one(s.bpf_jit_enable));
     sys.push("bpf_jit_harden", int_or_minus_one(s.bpf_jit_harden));
     sys.push("bpf_jit_kallsyms", int_or_minus_one(s.bpf_jit_kallsyms));
@@ -249,18 +305,34 @@ fn macros(r: &Report, prefix: &str) -> String {
     let have = |ok: bool| if ok { "HAVE_" } else { "NO_HAVE_" };
     let mut o = String::new();
     o.push_str("/*** Misc kernel config items ***/\n");
-    if let Some((_, Some(hz))) = r.system.kernel_config.iter().find(|(n, _)| *n == "CONFIG_HZ") {
+    if let Some((_, Some(hz))) = r
+        .system
+        .kernel_config
+        .iter()
+        .find(|(n, _)| *n == "CONFIG_HZ")
+    {
         o.push_str(&format!("#define {prefix}CONFIG_HZ {hz}\n"));
     }
     o.push_str("\n/*** System call availability ***/\n");
-    o.push_str(&format!("#define {prefix}{}BPF_SYSCALL\n", have(r.bpf_syscall)));
+    o.push_str(&format!(
+        "#define {prefix}{}BPF_SYSCALL\n",
+        have(r.bpf_syscall)
+    ));
     o.push_str("\n/*** eBPF program types ***/\n");
     for (_, name, ok) in &r.prog_types {
-        o.push_str(&format!("#define {prefix}{}{}_PROG_TYPE\n", have(*ok), name.to_uppercase()));
+        o.push_str(&format!(
+            "#define {prefix}{}{}_PROG_TYPE\n",
+            have(*ok),
+            name.to_uppercase()
+        ));
     }
     o.push_str("\n/*** eBPF map types ***/\n");
     for (_, name, ok) in &r.map_types {
-        o.push_str(&format!("#define {prefix}{}{}_MAP_TYPE\n", have(*ok), name.to_uppercase()));
+        o.push_str(&format!(
+            "#define {prefix}{}{}_MAP_TYPE\n",
+            have(*ok),
+            name.to_uppercase()
+        ));
     }
     o.push_str("\n/*** eBPF helper functions ***/\n");
     o.push_str(
@@ -281,12 +353,18 @@ fn macros(r: &Report, prefix: &str) -> String {
         };
         for h in &all {
             let v = u8::from(avail.contains(h));
-            o.push_str(&format!("#define {prefix}BPF__PROG_TYPE_{name}__HELPER_{h} {v}\n"));
+            o.push_str(&format!(
+                "#define {prefix}BPF__PROG_TYPE_{name}__HELPER_{h} {v}\n"
+            ));
         }
     }
     o.push_str("\n/*** eBPF misc features ***/\n");
     for (m, ok) in &r.misc {
-        o.push_str(&format!("#define {prefix}{}{}\n", have(*ok), m.macro_name()));
+        o.push_str(&format!(
+            "#define {prefix}{}{}\n",
+            have(*ok),
+            m.macro_name()
+        ));
     }
     o.push('\n');
     o

@@ -33,7 +33,11 @@ impl Global {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "bpfkit", version, about = "Load, inspect and trace eBPF programs and maps")]
+#[command(
+    name = "bpfkit",
+    version,
+    about = "Load, inspect and trace eBPF programs and maps"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,

@@ -27,12 +27,18 @@ fn bpftool(args: &[&str]) -> String {
 /// recognise the verifier message newer kernels give for a helper a program type may not
 /// call, and lists every helper for every type.
 fn skeleton(text: &str) -> Vec<String> {
-    text.lines().filter(|l| !l.starts_with("\t- ")).map(str::to_string).collect()
+    text.lines()
+        .filter(|l| !l.starts_with("\t- "))
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn text_output_has_bpftool_sections_and_lines() {
-    for args in [&["feature", "probe"][..], &["feature", "probe", "kernel"][..]] {
+    for args in [
+        &["feature", "probe"][..],
+        &["feature", "probe", "kernel"][..],
+    ] {
         let ours = skeleton(&stdout(&run(Command::new(BIN).args(args))));
         let theirs = skeleton(&bpftool(args));
         // Every bpftool line appears in our output, in the same order; we may add lines for
@@ -43,6 +49,12 @@ fn text_output_has_bpftool_sections_and_lines() {
                 it.any(|l| l == line),
                 "bpftool line {line:?} missing (or out of order) in bpfkit's output"
             );
+        }
+        if args.contains(&"unprivileged") {
+            // As nobody, with unprivileged_bpf_disabled set here, nothing is available.
+            assert!(ours
+                .iter()
+                .any(|l| l == "eBPF program_type socket_filter is NOT available"));
         }
         for section in [
             "Scanning system configuration...",
@@ -59,14 +71,23 @@ fn text_output_has_bpftool_sections_and_lines() {
 
 #[test]
 fn json_has_bpftool_keys() {
-    let ours: serde_json::Value =
-        serde_json::from_str(&stdout(&run(Command::new(BIN).args(["-j", "feature", "probe"])))).expect("our JSON");
-    let theirs: serde_json::Value = serde_json::from_str(&bpftool(&["-j", "feature", "probe"])).expect("bpftool JSON");
+    let ours: serde_json::Value = serde_json::from_str(&stdout(&run(
+        Command::new(BIN).args(["-j", "feature", "probe"])
+    )))
+    .expect("our JSON");
+    let theirs: serde_json::Value =
+        serde_json::from_str(&bpftool(&["-j", "feature", "probe"])).expect("bpftool JSON");
     let t = theirs.as_object().expect("object");
     let o = ours.as_object().expect("object");
-    assert_eq!(o.keys().collect::<Vec<_>>(), t.keys().collect::<Vec<_>>(), "top-level keys in order");
+    assert_eq!(
+        o.keys().collect::<Vec<_>>(),
+        t.keys().collect::<Vec<_>>(),
+        "top-level keys in order"
+    );
     for (section, tv) in t {
-        let ov = o[section].as_object().unwrap_or_else(|| panic!("{section} is not an object"));
+        let ov = o[section]
+            .as_object()
+            .unwrap_or_else(|| panic!("{section} is not an object"));
         for (k, v) in tv.as_object().expect("section object") {
             let ours_v = ov.get(k).unwrap_or_else(|| panic!("{section}.{k} missing"));
             // Same JSON type for every key; same value outside the helper lists.
@@ -82,14 +103,20 @@ fn json_has_bpftool_keys() {
     }
     // -p gives the same document, indented.
     let pretty = stdout(&run(Command::new(BIN).args(["-p", "feature", "probe"])));
-    assert!(pretty.starts_with("{\n    \"system_config\": {\n"), "{}", &pretty[..40.min(pretty.len())]);
+    assert!(
+        pretty.starts_with("{\n    \"system_config\": {\n"),
+        "{}",
+        &pretty[..40.min(pretty.len())]
+    );
     let pv: serde_json::Value = serde_json::from_str(&pretty).expect("pretty JSON");
     assert_eq!(pv["program_types"], ours["program_types"]);
 }
 
 #[test]
 fn macros_output() {
-    let out = stdout(&run(Command::new(BIN).args(["feature", "probe", "macros", "prefix", "X_"])));
+    let out = stdout(&run(
+        Command::new(BIN).args(["feature", "probe", "macros", "prefix", "X_"])
+    ));
     assert!(out.contains("#define X_HAVE_BPF_SYSCALL\n"));
     assert!(out.contains("#define X_HAVE_XDP_PROG_TYPE\n"));
     assert!(out.contains("#define X_NO_HAVE_LIRC_MODE2_PROG_TYPE\n"));
@@ -112,7 +139,13 @@ fn bad_arguments_are_usage_errors() {
 fn unprivileged(args: &[&str]) -> Output {
     // The binary lives under the build directory; nobody must be able to execute it.
     run(Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", BIN])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            BIN,
+        ])
         .args(args))
 }
 
@@ -121,13 +154,23 @@ fn unprivileged_probe_fails_with_one_line_naming_the_capability() {
     let o = unprivileged(&["feature", "probe"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-    assert!(o.stdout.is_empty(), "no partial report: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        o.stdout.is_empty(),
+        "no partial report: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.contains("CAP_BPF") || err.contains("CAP_SYS_ADMIN"), "{err}");
+    assert!(
+        err.contains("CAP_BPF") || err.contains("CAP_SYS_ADMIN"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     let o = unprivileged(&["-j", "feature", "probe"]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON error object");
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("CAP_BPF")), "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("CAP_BPF")),
+        "{v}"
+    );
 }

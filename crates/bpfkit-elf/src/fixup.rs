@@ -1,30 +1,42 @@
-//! Fills in what clang leaves out of an object's BTF: DATASEC sizes and variable offsets are
-//! zero in the file and only the ELF section headers and symbols know them; `.kconfig`
-//! variables get the offsets of the `.kconfig` map built here.
+//! Makes an object's BTF what the kernel accepts and the object model describes.
 //!
-//! The patch is done on the raw type section in place (same length, same ids), so every type
-//! id the rest of the object model records stays valid. bpfkit-btf offers no in-place editor of
-//! DATASEC records, hence the small record walker here.
+//! clang leaves DATASEC sizes and variable offsets zero (only the ELF section headers and
+//! symbols know them) and marks externs with linkage the kernel refuses. Here:
+//! - every DATASEC named after an ELF section gets the section size and its variables' symbol
+//!   offsets, entries sorted by offset as the kernel requires;
+//! - `.kconfig` gets the layout of the `.kconfig` map built by this crate, its VARs allocated;
+//! - `.ksyms`, as libbpf does, becomes a DATASEC of 4-byte slots: VARs turn into allocated
+//!   `int`s, FUNC entries point at one dummy `int` VAR, FUNCs get global linkage, and unnamed
+//!   kfunc parameters borrow the dummy's name (the kernel wants every parameter named).
+//!
+//! Type ids never change, so every id the object model records stays valid. New types (the
+//! dummy VAR, an `int` when the object has none) are appended with bpfkit-btf's builder; the
+//! in-place edits of type and name fields are done on the raw records, which the builder has
+//! no setters for.
 
-use bpfkit_btf::{Btf, Kind};
+use bpfkit_btf::{Btf, BtfBuilder, Detail, Kind, VarLinkage, INT_SIGNED};
 use object::elf;
 
 use crate::error::{Error, Result};
 use crate::externs::{Extern, ExternKind};
 use crate::object::Ctx;
 
-/// `BTF_VAR_GLOBAL_ALLOCATED`: what the kernel accepts for a variable the loader backs by a map.
+/// `BTF_VAR_GLOBAL_ALLOCATED`.
 const VAR_GLOBAL_ALLOCATED: u32 = 1;
+/// `BTF_FUNC_GLOBAL`.
+const FUNC_GLOBAL: u32 = 1;
+/// Name of the VAR `.ksyms` function entries point at.
+const DUMMY_KSYM_VAR: &str = "dummy_ksym";
 
 fn rd(b: &[u8], off: usize) -> Option<u32> {
     let s = b.get(off..off.checked_add(4)?)?;
     Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn wr(b: &mut [u8], off: usize, v: u32) -> Option<()> {
-    b.get_mut(off..off.checked_add(4)?)?
-        .copy_from_slice(&v.to_le_bytes());
-    Some(())
+fn wr(b: &mut [u8], off: usize, v: u32) {
+    if let Some(s) = off.checked_add(4).and_then(|end| b.get_mut(off..end)) {
+        s.copy_from_slice(&v.to_le_bytes());
+    }
 }
 
 fn record_len(kind: u32, vlen: usize) -> usize {
@@ -37,135 +49,196 @@ fn record_len(kind: u32, vlen: usize) -> usize {
     }
 }
 
+/// Byte offset of every type record in raw BTF `bytes`, indexed by `id - 1`.
+fn record_offsets(bytes: &[u8]) -> Option<Vec<usize>> {
+    let hdr_len = rd(bytes, 4)? as usize;
+    let start = hdr_len.checked_add(rd(bytes, 8)? as usize)?;
+    let end = start.checked_add(rd(bytes, 12)? as usize)?.min(bytes.len());
+    let mut out = Vec::new();
+    let mut off = start;
+    while off < end {
+        out.push(off);
+        let info = rd(bytes, off + 4)?;
+        off = off.checked_add(record_len((info >> 24) & 0x1f, (info & 0xffff) as usize))?;
+    }
+    Some(out)
+}
+
+struct Raw {
+    bytes: Vec<u8>,
+    offsets: Vec<usize>,
+}
+
+impl Raw {
+    fn rec(&self, id: u32) -> Option<usize> {
+        id.checked_sub(1)
+            .and_then(|i| self.offsets.get(i as usize))
+            .copied()
+    }
+
+    /// Rewrites the entries of DATASEC `id` as (type, offset, size), sorted by offset.
+    fn set_datasec(&mut self, id: u32, size: u32, mut entries: Vec<(u32, u32, u32)>) {
+        let Some(off) = self.rec(id) else { return };
+        let vlen = rd(&self.bytes, off + 4).map_or(0, |i| (i & 0xffff) as usize);
+        if vlen != entries.len() {
+            return;
+        }
+        entries.sort_by_key(|e| e.1);
+        wr(&mut self.bytes, off + 8, size);
+        for (k, (t, o, s)) in entries.into_iter().enumerate() {
+            let e = off + 12 + 12 * k;
+            wr(&mut self.bytes, e, t);
+            wr(&mut self.bytes, e + 4, o);
+            wr(&mut self.bytes, e + 8, s);
+        }
+    }
+
+    fn set_var(&mut self, id: u32, type_id: Option<u32>, linkage: u32) {
+        if let Some(off) = self.rec(id) {
+            if let Some(t) = type_id {
+                wr(&mut self.bytes, off + 8, t);
+            }
+            wr(&mut self.bytes, off + 12, linkage);
+        }
+    }
+
+    fn set_func_linkage(&mut self, id: u32, linkage: u32) {
+        if let Some(off) = self.rec(id) {
+            if let Some(info) = rd(&self.bytes, off + 4) {
+                wr(&mut self.bytes, off + 4, (info & !0xffff) | linkage);
+            }
+        }
+    }
+}
+
+fn datasec_entries(btf: &Btf, id: u32) -> Vec<(u32, u32, u32)> {
+    match btf.type_by_id(id).map(|t| t.detail) {
+        Ok(Detail::Datasec { vars, .. }) => {
+            vars.iter().map(|v| (v.type_id, v.offset, v.size)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 pub(crate) fn fix_btf(btf: &Btf, ctx: &Ctx, externs: &[Extern]) -> Result<Btf> {
-    let broken = |detail: &str| Error::Btf {
+    let btf_err = |source| Error::Btf {
+        section: ".BTF",
+        source,
+    };
+    let datasecs: Vec<(u32, String)> = (1..=btf.len())
+        .filter(|&id| btf.kind_of(id).is_ok_and(|k| k == Kind::Datasec))
+        .map(|id| (id, btf.name_of(id).unwrap_or("").to_string()))
+        .collect();
+    if datasecs.is_empty() {
+        return Ok(btf.clone());
+    }
+    let ksyms = datasecs
+        .iter()
+        .find(|(_, n)| n == ".ksyms")
+        .map(|(id, _)| *id);
+
+    // Types the .ksyms rewrite needs, appended so no existing id moves.
+    let mut int_id = None;
+    let mut dummy = None;
+    let bytes = match ksyms {
+        Some(_) => {
+            let mut b = BtfBuilder::from_btf(btf).map_err(btf_err)?;
+            let existing_int = (1..=btf.len()).find(|&id| {
+                matches!(btf.type_by_id(id).map(|t| t.detail), Ok(Detail::Int(i)) if i.size == 4)
+            });
+            let int = match existing_int {
+                Some(id) => id,
+                None => b.add_int("int", 4, INT_SIGNED).map_err(btf_err)?,
+            };
+            let var = b
+                .add_var(DUMMY_KSYM_VAR, int, VarLinkage::Global)
+                .map_err(btf_err)?;
+            let name_off = b.add_string(DUMMY_KSYM_VAR).map_err(btf_err)?;
+            int_id = Some(int);
+            dummy = Some((var, name_off));
+            b.to_bytes()
+        }
+        None => btf.as_bytes().to_vec(),
+    };
+    let offsets = record_offsets(&bytes).ok_or_else(|| Error::Btf {
         section: ".BTF",
         source: bpfkit_btf::Error::BadHeader {
             what: "BTF",
-            detail: detail.to_string(),
+            detail: "type records run past the type section".into(),
         },
-    };
-    let h = btf.header();
-    let mut bytes = btf.as_bytes().to_vec();
-    let start = (h.hdr_len as usize).saturating_add(h.type_off as usize);
-    let end = start.saturating_add(h.type_len as usize).min(bytes.len());
-    let kconfig_size = crate::externs::kconfig_size(externs);
-    let mut changed = false;
-    let mut off = start;
-    let mut id = btf.start_id();
-    while off < end {
-        let info = rd(&bytes, off + 4).ok_or_else(|| broken("type record cut short"))?;
-        let kind = (info >> 24) & 0x1f;
-        let vlen = (info & 0xffff) as usize;
-        let len = record_len(kind, vlen);
-        if kind == Kind::Datasec as u32 {
-            let name = btf.name_of(id).unwrap_or("");
-            if name == ".kconfig" {
-                if let Some(size) = kconfig_size {
-                    changed |= fix_kconfig(btf, &mut bytes, off, vlen, size, externs);
+    })?;
+    let mut raw = Raw { bytes, offsets };
+
+    for (id, name) in &datasecs {
+        let entries = datasec_entries(btf, *id);
+        if name == ".kconfig" {
+            let size = crate::externs::kconfig_size(externs).unwrap_or(0);
+            let mut fixed = Vec::with_capacity(entries.len());
+            for (t, o, s) in entries {
+                match externs.iter().find(|x| x.btf_id == t).map(|x| &x.kind) {
+                    Some(ExternKind::Kconfig { offset, size, .. }) => {
+                        raw.set_var(t, None, VAR_GLOBAL_ALLOCATED);
+                        fixed.push((t, *offset, *size));
+                    }
+                    _ => fixed.push((t, o, s)),
                 }
-            } else if let Some((sec_idx, sec)) =
-                ctx.secs.iter().enumerate().find(|(_, s)| s.name == name)
-            {
-                let size = u32::try_from(sec.size).unwrap_or(u32::MAX);
-                wr(&mut bytes, off + 8, size);
-                for k in 0..vlen {
-                    let e = off + 12 + 12 * k;
-                    let Some(var_id) = rd(&bytes, e) else { break };
-                    let Ok(var_name) = btf.name_of(var_id) else {
-                        continue;
-                    };
-                    let sym = ctx.syms.iter().find(|s| {
-                        s.shndx as usize == sec_idx
-                            && s.kind != elf::STT_SECTION
-                            && s.name == var_name
-                    });
-                    if let Some(sym) = sym {
-                        wr(
-                            &mut bytes,
-                            e + 4,
-                            u32::try_from(sym.value).unwrap_or(u32::MAX),
-                        );
+            }
+            raw.set_datasec(*id, size, fixed);
+        } else if Some(*id) == ksyms {
+            let (Some(int), Some((dummy_var, dummy_name))) = (int_id, dummy) else {
+                continue;
+            };
+            let mut fixed = Vec::with_capacity(entries.len());
+            for (k, (t, _, _)) in entries.into_iter().enumerate() {
+                let slot = u32::try_from(k * 4).unwrap_or(u32::MAX);
+                match btf.type_by_id(t).map(|x| x.detail) {
+                    Ok(Detail::Func { proto, .. }) => {
+                        raw.set_func_linkage(t, FUNC_GLOBAL);
+                        name_unnamed_params(btf, &mut raw, proto, dummy_name);
+                        fixed.push((dummy_var, slot, 4));
+                    }
+                    _ => {
+                        raw.set_var(t, Some(int), VAR_GLOBAL_ALLOCATED);
+                        fixed.push((t, slot, 4));
                     }
                 }
-                sort_entries(&mut bytes, off, vlen);
-                changed = true;
             }
-        }
-        off = off
-            .checked_add(len)
-            .ok_or_else(|| broken("type section overflows"))?;
-        id += 1;
-    }
-    if !changed {
-        return Ok(btf.clone());
-    }
-    Btf::from_vec(bytes).map_err(|source| Error::Btf {
-        section: ".BTF",
-        source,
-    })
-}
-
-fn fix_kconfig(
-    btf: &Btf,
-    bytes: &mut [u8],
-    off: usize,
-    vlen: usize,
-    size: u32,
-    externs: &[Extern],
-) -> bool {
-    wr(bytes, off + 8, size);
-    for k in 0..vlen {
-        let e = off + 12 + 12 * k;
-        let Some(var_id) = rd(bytes, e) else { break };
-        let Some(ext) = externs.iter().find(|x| x.btf_id == var_id) else {
-            continue;
-        };
-        let ExternKind::Kconfig { offset, size, .. } = ext.kind else {
-            continue;
-        };
-        wr(bytes, e + 4, offset);
-        wr(bytes, e + 8, size);
-        if let Some(var_off) = record_offset(btf, var_id) {
-            wr(bytes, var_off + 12, VAR_GLOBAL_ALLOCATED);
+            let size = u32::try_from(fixed.len() * 4).unwrap_or(u32::MAX);
+            raw.set_datasec(*id, size, fixed);
+        } else if let Some((sec_idx, sec)) =
+            ctx.secs.iter().enumerate().find(|(_, s)| &s.name == name)
+        {
+            let fixed = entries
+                .into_iter()
+                .map(|(t, o, s)| {
+                    let var_name = btf.name_of(t).unwrap_or("");
+                    let sym = ctx.syms.iter().find(|y| {
+                        y.shndx as usize == sec_idx
+                            && y.kind != elf::STT_SECTION
+                            && y.name == var_name
+                    });
+                    (
+                        t,
+                        sym.map_or(o, |y| u32::try_from(y.value).unwrap_or(u32::MAX)),
+                        s,
+                    )
+                })
+                .collect();
+            raw.set_datasec(*id, u32::try_from(sec.size).unwrap_or(u32::MAX), fixed);
         }
     }
-    sort_entries(bytes, off, vlen);
-    true
+    Btf::from_vec(raw.bytes).map_err(btf_err)
 }
 
-/// The kernel wants DATASEC entries in increasing offset order; clang's order is arbitrary
-/// once the real offsets are in.
-fn sort_entries(bytes: &mut [u8], off: usize, vlen: usize) {
-    let start = off + 12;
-    let Some(area) = start.checked_add(12 * vlen).and_then(|end| bytes.get_mut(start..end)) else {
+/// Gives every unnamed parameter of FUNC_PROTO `proto` the name at `name_off`.
+fn name_unnamed_params(btf: &Btf, raw: &mut Raw, proto: u32, name_off: u32) {
+    let Ok(Detail::FuncProto(p)) = btf.type_by_id(proto).map(|t| t.detail) else {
         return;
     };
-    let mut entries: Vec<[u8; 12]> = area
-        .chunks_exact(12)
-        .filter_map(|c| <[u8; 12]>::try_from(c).ok())
-        .collect();
-    entries.sort_by_key(|e| u32::from_le_bytes([e[4], e[5], e[6], e[7]]));
-    for (dst, e) in area.chunks_exact_mut(12).zip(&entries) {
-        dst.copy_from_slice(e);
-    }
-}
-
-/// Byte offset (in the whole raw BTF) of the record of type `id`.
-fn record_offset(btf: &Btf, id: u32) -> Option<usize> {
-    let h = btf.header();
-    let bytes = btf.as_bytes();
-    let start = (h.hdr_len as usize).checked_add(h.type_off as usize)?;
-    let end = start.checked_add(h.type_len as usize)?.min(bytes.len());
-    let mut off = start;
-    let mut cur = btf.start_id();
-    while off < end {
-        if cur == id {
-            return Some(off);
+    let Some(off) = raw.rec(proto) else { return };
+    for (j, param) in p.params.iter().enumerate() {
+        if param.name_off == 0 && param.type_id != 0 {
+            wr(&mut raw.bytes, off + 12 + 8 * j, name_off);
         }
-        let info = rd(bytes, off + 4)?;
-        off = off.checked_add(record_len((info >> 24) & 0x1f, (info & 0xffff) as usize))?;
-        cur += 1;
     }
-    None
 }

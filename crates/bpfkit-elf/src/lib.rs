@@ -4,7 +4,8 @@
 //! [`Object::parse`] turns ELF bytes into [`Program`]s (each with its [`sec::SecKind`] from the
 //! `SEC()` table [`sec::SEC_DEFS`], instructions, [`Relocation`]s and rebased BTF.ext records),
 //! subprograms, [`MapDef`]s (BTF `.maps`, legacy `maps`, global data as libbpf's internal
-//! array maps, `.kconfig`), [`Extern`]s, the object's BTF (DATASECs fixed up from the ELF),
+//! array maps, `.kconfig`), [`Extern`]s, the object's BTF (DATASECs filled in from the ELF and
+//! externs rewritten as libbpf does, so the running kernel's `BPF_BTF_LOAD` accepts it),
 //! license and version. [`Object::link_program`] appends the subprograms a program calls and
 //! resolves bpf-to-bpf calls; [`Object::kconfig_data`] computes the `.kconfig` map from a
 //! kernel config. [`extract_embedded_objects`] finds objects inside libbpf-tools binaries.

@@ -173,6 +173,14 @@ impl MapDef {
     pub fn is_internal(&self) -> bool {
         self.data.is_some()
     }
+
+    /// Whether the loader freezes the map (`BPF_MAP_FREEZE`) once it wrote the initial value:
+    /// `.rodata*` and `.kconfig`, so the verifier can treat their contents as constants.
+    pub fn frozen_after_load(&self) -> bool {
+        self.data
+            .as_ref()
+            .is_some_and(|d| matches!(d.kind, DataKind::Rodata | DataKind::Kconfig))
+    }
 }
 
 /// libbpf's name for the map of data section `section` in object `object`.
@@ -184,7 +192,9 @@ impl MapDef {
 /// characters other than letters, digits, `_` and `.` become `_`.
 ///
 /// Observed with libbpf 1.1 (bpftool v7.1): object `elf_naming` gives `elf_nami.data`,
-/// `elf_nami.rodata`, `elf_nami.bss`, `elf_nam.kconfig` and `.data.custom`.
+/// `elf_nami.rodata`, `elf_nami.bss`, `elf_nam.kconfig` and `.data.custom`. A skeleton names
+/// its object `TOOL_bpf`, so the running `/usr/sbin/tcplife` creates `tcplife_.rodata` where
+/// `bpftool prog loadall tcplife.bpf.o` creates `tcplife.rodata`.
 pub fn internal_map_name(object: &str, section: &str) -> String {
     let has_second_dot = section.get(1..).is_some_and(|rest| rest.contains('.'));
     let name = if has_second_dot {
@@ -647,8 +657,11 @@ fn data_map(ctx: &Ctx, object: &str, idx: usize, kind: DataKind) -> Result<MapDe
     Ok(m)
 }
 
-/// Flags libbpf 1.1 gives internal maps (observed with `bpftool map show`): all are
-/// mmapable, `.rodata` and `.kconfig` are read-only for programs.
+/// Flags libbpf 1.1 gives internal maps (observed with bpftool v7.1 `prog loadall` and
+/// `map show`): all are mmapable, even one holding only static variables; `.rodata` and
+/// `.kconfig` are read-only for programs. (The libbpf linked into Debian's libbpf-tools leaves
+/// `BPF_F_MMAPABLE` off a map whose variables are all static: biolatency's `.bss` has flags 0
+/// under the tool, 0x400 under bpftool. Either works; we follow bpftool.)
 fn data_map_flags(kind: DataKind) -> u32 {
     match kind {
         DataKind::Rodata | DataKind::Kconfig => BPF_F_MMAPABLE | BPF_F_RDONLY_PROG,
@@ -719,5 +732,14 @@ mod tests {
             ".data.a_very_lo"
         );
         assert_eq!(internal_map_name("my-obj", ".bss"), "my_obj.bss");
+        // Seen in `bpftool map list` while /usr/sbin/tcplife and biolatency ran.
+        assert_eq!(
+            internal_map_name("tcplife_bpf", ".rodata"),
+            "tcplife_.rodata"
+        );
+        assert_eq!(
+            internal_map_name("biolatency_bpf", ".kconfig"),
+            "biolate.kconfig"
+        );
     }
 }

@@ -44,8 +44,10 @@ pub struct Object {
     pub maps: Vec<MapDef>,
     /// `__kconfig` and `__ksym` externs. Relocations refer to them by index into this list.
     pub externs: Vec<Extern>,
-    /// The object's `.BTF`, with DATASEC sizes and variable offsets filled in from the ELF
-    /// symbols (clang leaves them zero) and `.kconfig` laid out as [`Object::maps`] has it.
+    /// The object's `.BTF`, ready for `BPF_BTF_LOAD` on a current kernel: DATASEC sizes and
+    /// variable offsets filled in from the ELF symbols (clang leaves them zero), `.kconfig` laid
+    /// out as [`Object::maps`] has it, `.ksyms` rewritten as libbpf does. Type ids are those of
+    /// the file. Older kernels still need `Btf::sanitize`.
     pub btf: Option<Btf>,
     /// The object's `.BTF.ext`, as in the file (offsets in bytes per section); [`Program`]
     /// holds its records rebased per program.
@@ -422,7 +424,7 @@ fn read_elf(bytes: &[u8]) -> Result<Ctx<'_>> {
                 .iter()
                 .map(|r| (r.r_offset(LE), r.r_sym(LE), r.r_type(LE)))
                 .collect();
-            rels.entry(target).or_insert_with(Vec::new).extend(list);
+            rels.entry(target).or_default().extend(list);
         }
         let role = if sh_type == elf::SHT_PROGBITS || sh_type == elf::SHT_NOBITS {
             classify(&name, sh_type, sh.sh_flags(LE))
@@ -763,6 +765,9 @@ fn classify_reloc(
         .ok_or_else(|| format!("symbol is in section index {shndx}, past the section table"))?;
     match &target_sec.role {
         SecRole::Code => {
+            // clang's encoding: a call lands on (symbol value / 8) + imm + 1, with imm = -1
+            // against a function symbol and the section-relative offset against a section
+            // symbol; an ld_imm64 of a function address carries its byte offset in imm.
             let base = sym.value / 8;
             let target = if is_call {
                 base as i64 + i64::from(insn.imm) + 1
@@ -807,7 +812,9 @@ fn classify_reloc(
                 .iter()
                 .position(|m| m.section_index == Some(shndx))
                 .ok_or_else(|| format!("data section `{}` has no map", target_sec.name))?;
-            let offset = i64::try_from(sym.value).unwrap_or(i64::MAX) + i64::from(insn.imm);
+            let offset = i64::try_from(sym.value)
+                .unwrap_or(i64::MAX)
+                .saturating_add(i64::from(insn.imm));
             let offset = u32::try_from(offset)
                 .ok()
                 .filter(|&o| u64::from(o) <= target_sec.size)

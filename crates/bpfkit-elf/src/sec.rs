@@ -801,7 +801,7 @@ impl SecKind {
         !matches!(
             self.def.auto_attach,
             AutoAttach::Manual | AutoAttach::StructOps
-        ) && (self.target.is_some() || matches!(self.def.auto_attach, AutoAttach::Tracing))
+        ) && self.target.is_some()
     }
 }
 
@@ -1107,7 +1107,15 @@ mod tests {
             let k = find_sec_def(name).unwrap_or_else(|| panic!("{name} unknown"));
             assert_eq!(k.prog_type(), *ty, "{name}");
         }
-        for bad in ["", "kprobe.foo/x", "cgroup/unknown", "sk_msg/x", "tcx", "xdp.frags/other", ".text"] {
+        for bad in [
+            "",
+            "kprobe.foo/x",
+            "cgroup/unknown",
+            "sk_msg/x",
+            "tcx",
+            "xdp.frags/other",
+            ".text",
+        ] {
             assert!(find_sec_def(bad).is_none(), "{bad} should be unknown");
         }
     }
@@ -1128,7 +1136,10 @@ mod tests {
         assert_eq!((t.binary, t.func, t.offset), ("libc.so.6", None, 0x1234));
         assert_eq!(parse_uprobe_target("/bin/bash"), None);
         assert_eq!(parse_uprobe_target("/bin/bash:f+zz"), None);
-        assert_eq!(parse_kprobe_target("do_unlinkat+0x10"), Some(("do_unlinkat", 16)));
+        assert_eq!(
+            parse_kprobe_target("do_unlinkat+0x10"),
+            Some(("do_unlinkat", 16))
+        );
         assert_eq!(parse_kprobe_target("do_unlinkat"), Some(("do_unlinkat", 0)));
         assert_eq!(parse_kprobe_target("+4"), None);
         assert_eq!(

@@ -36,17 +36,31 @@ fn assert_datasecs_valid(o: &Object, what: &str) {
     let btf = o.btf.as_ref().unwrap();
     for t in btf.types() {
         let t = t.unwrap();
-        let Detail::Datasec { size, vars } = &t.detail else { continue };
+        let Detail::Datasec { size, vars } = &t.detail else {
+            continue;
+        };
         if t.name == ".ksyms" {
             continue;
         }
         let mut end = 0;
         for v in vars {
-            assert!(v.offset >= end, "{what}: DATASEC {} entries overlap or are unsorted", t.name);
+            assert!(
+                v.offset >= end,
+                "{what}: DATASEC {} entries overlap or are unsorted",
+                t.name
+            );
             end = v.offset + v.size;
         }
-        assert!(end <= *size, "{what}: DATASEC {} entries past its size {size}", t.name);
-        if let Some(m) = o.maps.iter().find(|m| m.data.as_ref().is_some_and(|d| d.section == t.name)) {
+        assert!(
+            end <= *size,
+            "{what}: DATASEC {} entries past its size {size}",
+            t.name
+        );
+        if let Some(m) = o
+            .maps
+            .iter()
+            .find(|m| m.data.as_ref().is_some_and(|d| d.section == t.name))
+        {
             assert_eq!(*size, m.value_size, "{what}: DATASEC {}", t.name);
         }
     }
@@ -193,13 +207,27 @@ fn subprogram_calls_are_linked_transitively() {
     assert!(o.link_program(99).is_err());
 
     // A callback's address: the ld_imm64 becomes BPF_PSEUDO_FUNC pointing at the appended copy.
-    let idx = o.programs.iter().position(|p| p.name == "loop_prog").unwrap();
+    let idx = o
+        .programs
+        .iter()
+        .position(|p| p.name == "loop_prog")
+        .unwrap();
     assert!(matches!(
         o.programs[idx].relocations.as_slice(),
-        [Relocation { insn: 1, target: RelocTarget::FuncAddr { func: FuncRef::Subprogram(_), insn_off: 0 } }]
+        [Relocation {
+            insn: 1,
+            target: RelocTarget::FuncAddr {
+                func: FuncRef::Subprogram(_),
+                insn_off: 0
+            }
+        }]
     ));
     let l = o.link_program(idx).unwrap();
-    let names: Vec<_> = l.functions.iter().map(|(f, _)| o.func(*f).unwrap().name.as_str()).collect();
+    let names: Vec<_> = l
+        .functions
+        .iter()
+        .map(|(f, _)| o.func(*f).unwrap().name.as_str())
+        .collect();
     assert_eq!(names, ["loop_prog", "loop_cb"]);
     let ld = l.insns[1];
     assert_eq!((ld.code, ld.src), (op::LD_IMM64, op::PSEUDO_FUNC));

@@ -2,10 +2,11 @@
 //! with [`Syntax::Llvm`], LLVM's (`llvm-objdump -d`, clang inline asm) — plus labels.
 //!
 //! Each line holds one instruction, a label (`name:`) or nothing. The `N:` index and the
-//! `(xx)` opcode prefix of bpftool's lines are accepted and ignored, as are lines starting with
-//! `;` (bpftool's source lines), `//` comments and function prototype lines ending in `:`
-//! (as `int f(void * ctx):`). Jump targets are `pc+N` (relative) or a label name; `call NAME`
-//! calls the helper of that name, or the subprogram at label `NAME`.
+//! `(xx)` opcode prefix of bpftool's lines are accepted and ignored, as is everything after a
+//! `;` (bpftool's source lines, a verifier log's register state) or `//`, and function
+//! prototype lines ending in `:` (as `int f(void * ctx):`). Jump targets are `pc+N`
+//! (relative) or a label name; `call NAME` calls the helper of that name, or the subprogram at
+//! label `NAME`.
 //!
 //! ```
 //! let insns = bpfkit_insn::asm::assemble(
@@ -842,13 +843,16 @@ fn objdump_bytes(line: &str) -> Option<Vec<u8>> {
 pub fn assemble_with(text: &str, syntax: Syntax) -> Result<Vec<Insn>, Error> {
     let mut b = Builder::new();
     for (n, raw) in text.lines().enumerate() {
-        let mut line = raw.split("//").next().unwrap_or("").trim();
+        // `;` starts bpftool's source lines and the register-state comments of verifier logs
+        // (`0: (b7) r1 = 33   ; R1=33`); neither notation uses it inside an instruction.
+        let code = raw.split("//").next().unwrap_or("");
+        let mut line = code.split(';').next().unwrap_or("").trim();
         let err = |msg: String| Error::Parse {
             line: n + 1,
             msg,
             text: raw.trim().to_string(),
         };
-        if line.is_empty() || line.starts_with(';') {
+        if line.is_empty() {
             continue;
         }
         if syntax == Syntax::Llvm {
@@ -951,6 +955,9 @@ mod tests {
             include_str!("testdata/c1_opcodes.txt"),
             include_str!("testdata/bpftrace_opcodes.txt"),
             include_str!("testdata/v4b_opcodes_bpftool71.txt"),
+            include_str!("testdata/execsnoop_opcodes.txt"),
+            include_str!("testdata/tcpstates_opcodes.txt"),
+            include_str!("testdata/kfunc_tailcall_opcodes.txt"),
         ] {
             // Calls whose imm bpftool prints as something else (subprogram index behind
             // `pc+off#sym`) do not survive a round trip; everything else must.
@@ -1112,6 +1119,18 @@ mod tests {
         .unwrap();
         assert_eq!(insns[0], Insn::new(0xb7, 1, 0, 0, 33));
         assert_eq!((insns[1].src, insns[1].imm, insns[2].imm), (2, 5, 16));
+    }
+
+    #[test]
+    fn verifier_log_lines() {
+        let insns = assemble(
+            "0: (b7) r1 = 33                       ; R1=33\n1: (7b) *(u64 *)(r10 -8) = r1         ; R1=33 R10=fp0 fp-8=33\n",
+        )
+        .unwrap();
+        assert_eq!(
+            insns,
+            [Insn::new(0xb7, 1, 0, 0, 33), Insn::new(0x7b, 10, 1, -8, 0)]
+        );
     }
 
     #[test]

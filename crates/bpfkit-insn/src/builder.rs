@@ -404,6 +404,25 @@ impl Builder {
         self.raw(Insn::new(op::LD | op::IND | size.bits(), 0, r(src), 0, imm))
     }
 
+    /// `dst = addr_space_cast(src, to, from)`: converts an arena pointer between address
+    /// spaces (ISA v4, arena maps).
+    pub fn addr_space_cast(&mut self, dst: Reg, src: Reg, to: u16, from: u16) -> &mut Self {
+        let imm = ((u32::from(to) << 16) | u32::from(from)) as i32;
+        self.raw(Insn::new(
+            op::ALU64 | op::MOV | op::X,
+            r(dst),
+            r(src),
+            op::ADDR_SPACE_CAST,
+            imm,
+        ))
+    }
+
+    /// `may_goto label`: jumps to `label` once the verifier-managed loop budget runs out.
+    pub fn may_goto(&mut self, label: impl IntoLabel) -> &mut Self {
+        let l = label.into_label(self);
+        self.jump(op::JMP | op::JCOND, 0, op::MAY_GOTO, 0, l, Field::Off)
+    }
+
     /// Calls the helper with the given id (see [`crate::helpers`]).
     pub fn call_helper(&mut self, id: u32) -> &mut Self {
         self.raw(Insn::new(op::JMP | op::CALL, 0, 0, 0, id as i32))
@@ -630,7 +649,12 @@ mod tests {
             .to_be(Reg::R1, 16)
             .load_sx(Size::B, Reg::R0, Reg::R1, 0)
             .atomic(AtomicOp::Cmpxchg, Size::DW, Reg::R1, 0, Reg::R2);
+        b.addr_space_cast(Reg::R1, Reg::R2, 1, 0)
+            .may_goto("end")
+            .label("end");
         let i = b.build().unwrap();
+        assert_eq!((i[7].code, i[7].off, i[7].imm), (0xbf, 1, 0x10000));
+        assert_eq!((i[8].code, i[8].src, i[8].off), (0xe5, 0, 0));
         assert_eq!((i[0].code, i[0].off), (0x3f, 1));
         assert_eq!((i[1].code, i[1].off), (0x94, 1));
         assert_eq!((i[2].code, i[2].off), (0xbf, 8));

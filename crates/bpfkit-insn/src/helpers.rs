@@ -3,9 +3,14 @@
 //!
 //! The ids and names are the kernel's `enum bpf_func_id` (up to `bpf_cgrp_storage_delete` = 211);
 //! the prototypes are those of the uapi header's helper documentation.
-//! The grouping is approximate: the kernel decides per program type (and per attach type and
-//! privilege) in each type's `get_func_proto`, so the authoritative answer for a running kernel
-//! comes from feature probes, not from this table.
+//! The grouping is approximate: the kernel decides per program type (and per attach type,
+//! sleepability and privilege), so the authoritative answer for a running kernel comes from
+//! feature probes, not from this table. It was checked on Linux 6.18 by loading a call of every
+//! helper into each program type that loads without an attach target (socket_filter, kprobe,
+//! sched_cls, tracepoint, xdp, perf_event, cgroup_skb/sock/device/sysctl, lwt_in, sock_ops,
+//! sk_skb, sk_msg, raw_tracepoint, sk_reuseport, flow_dissector): since 6.x many former
+//! tracing helpers (`bpf_get_current_pid_tgid`, `bpf_get_current_comm`, `bpf_send_signal` …)
+//! are available to every program type, so they are [`HelperGroup::Base`] here.
 
 /// A coarse class of program types allowed to call a helper. Approximate by design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,25 +190,25 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         14,
         "bpf_get_current_pid_tgid",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "u64 bpf_get_current_pid_tgid(void)",
     ),
     h(
         15,
         "bpf_get_current_uid_gid",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "u64 bpf_get_current_uid_gid(void)",
     ),
     h(
         16,
         "bpf_get_current_comm",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_get_current_comm(void *buf, u32 size_of_buf)",
     ),
     h(
         17,
         "bpf_get_cgroup_classid",
-        HelperGroup::Networking,
+        HelperGroup::Base,
         "u32 bpf_get_cgroup_classid(struct sk_buff *skb)",
     ),
     h(
@@ -233,7 +238,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         22,
         "bpf_perf_event_read",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "u64 bpf_perf_event_read(struct bpf_map *map, u64 flags)",
     ),
     h(
@@ -251,7 +256,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         25,
         "bpf_perf_event_output",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_perf_event_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)",
     ),
     h(
@@ -323,7 +328,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         37,
         "bpf_current_task_under_cgroup",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_current_task_under_cgroup(struct bpf_map *map, u32 index)",
     ),
     h(
@@ -431,7 +436,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         55,
         "bpf_perf_event_read_value",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_perf_event_read_value(struct bpf_map *map, u64 flags, struct bpf_perf_event_value *buf, u32 buf_size)",
     ),
     h(
@@ -581,7 +586,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         80,
         "bpf_get_current_cgroup_id",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "u64 bpf_get_current_cgroup_id(void)",
     ),
     h(
@@ -755,7 +760,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         109,
         "bpf_send_signal",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_send_signal(u32 sig)",
     ),
     h(
@@ -773,7 +778,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         112,
         "bpf_probe_read_user",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_probe_read_user(void *dst, u32 size, const void *unsafe_ptr)",
     ),
     h(
@@ -785,7 +790,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         114,
         "bpf_probe_read_user_str",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_probe_read_user_str(void *dst, u32 size, const void *unsafe_ptr)",
     ),
     h(
@@ -803,7 +808,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         117,
         "bpf_send_signal_thread",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_send_signal_thread(u32 sig)",
     ),
     h(
@@ -821,7 +826,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         120,
         "bpf_get_ns_current_pid_tgid",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_get_ns_current_pid_tgid(u64 dev, u64 ino, struct bpf_pidns_info *nsdata, u32 size)",
     ),
     h(
@@ -839,7 +844,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         123,
         "bpf_get_current_ancestor_cgroup_id",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "u64 bpf_get_current_ancestor_cgroup_id(int ancestor_level)",
     ),
     h(
@@ -869,13 +874,13 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         128,
         "bpf_sk_cgroup_id",
-        HelperGroup::Networking,
+        HelperGroup::Cgroup,
         "u64 bpf_sk_cgroup_id(void *sk)",
     ),
     h(
         129,
         "bpf_sk_ancestor_cgroup_id",
-        HelperGroup::Networking,
+        HelperGroup::Cgroup,
         "u64 bpf_sk_ancestor_cgroup_id(void *sk, int ancestor_level)",
     ),
     h(
@@ -947,7 +952,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         141,
         "bpf_get_task_stack",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_get_task_stack(struct task_struct *task, void *buf, u32 size, u64 flags)",
     ),
     h(
@@ -1037,13 +1042,13 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         156,
         "bpf_task_storage_get",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "void *bpf_task_storage_get(struct bpf_map *map, struct task_struct *task, void *value, u64 flags)",
     ),
     h(
         157,
         "bpf_task_storage_delete",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_task_storage_delete(struct bpf_map *map, struct task_struct *task)",
     ),
     h(
@@ -1061,7 +1066,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         160,
         "bpf_ktime_get_coarse_ns",
-        HelperGroup::Base,
+        HelperGroup::Networking,
         "u64 bpf_ktime_get_coarse_ns(void)",
     ),
     h(
@@ -1157,7 +1162,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         176,
         "bpf_get_branch_snapshot",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_get_branch_snapshot(void *entries, u32 size, u64 flags)",
     ),
     h(
@@ -1181,7 +1186,7 @@ pub static HELPERS: &[HelperInfo] = &[
     h(
         180,
         "bpf_find_vma",
-        HelperGroup::Tracing,
+        HelperGroup::Base,
         "long bpf_find_vma(struct task_struct *task, u64 addr, void *callback_fn, void *callback_ctx, u64 flags)",
     ),
     h(
@@ -1859,8 +1864,12 @@ mod tests {
         assert!(lookup.group.approx_allowed(6));
         assert!(lookup.group.approx_allowed(5));
         let pid = helper_by_name("get_current_pid_tgid").unwrap();
-        assert_eq!(pid.group, HelperGroup::Tracing);
-        assert!(pid.group.approx_allowed(5));
+        assert_eq!(pid.group, HelperGroup::Base);
+        assert!(pid.group.approx_allowed(1));
+        let stack = helper_by_name("get_stack").unwrap();
+        assert_eq!(stack.group, HelperGroup::Tracing);
+        assert!(stack.group.approx_allowed(5));
+        assert!(!stack.group.approx_allowed(6));
         let redirect = helper_by_name("redirect").unwrap();
         assert!(redirect.group.approx_allowed(6));
         assert!(!redirect.group.approx_allowed(5));

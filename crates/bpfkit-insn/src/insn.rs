@@ -157,6 +157,15 @@ pub mod op {
 
     /// Opcode of the first `ld_imm64` slot.
     pub const LD_IMM64: u8 = LD | DW | IMM;
+
+    /// `JMP | JCOND` src: `may_goto` (a bounded-loop escape the verifier rewrites).
+    pub const MAY_GOTO: u8 = 0;
+    /// `ALU64 | MOV | X` off: arena address-space cast (imm = dst_as << 16 | src_as).
+    pub const ADDR_SPACE_CAST: i16 = 1;
+    /// `ALU64 | MOV | X` off the verifier uses for an inlined per-CPU address computation.
+    pub const ADDR_PERCPU: i16 = -1;
+    /// `ST` mode of the verifier's speculation barrier (`nospec`); no uapi name.
+    pub const NOSPEC: u8 = 0xc0;
 }
 
 /// Extracts the class bits of an opcode.

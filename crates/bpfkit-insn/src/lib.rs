@@ -25,6 +25,13 @@ pub use insn::{
     check_ld_imm64_pairs, decode_all, insns_to_bytes, op, AluOp, AtomicOp, Insn, JmpOp, Reg, Size,
 };
 
+/// The instructions as text in the current kernel's notation, one `N: (xx) …` line each,
+/// without kernel symbols: handy in test failures and debug output. For bpftool's exact
+/// output use [`xlated::dump`] with a [`xlated::KernelSymbols`] resolver.
+pub fn disasm(insns: &[Insn]) -> String {
+    xlated::dump(insns, &xlated::NoSymbols, xlated::Dialect::Current, false)
+}
+
 #[cfg(test)]
 mod robustness {
     use super::*;
@@ -84,6 +91,16 @@ mod robustness {
                 .collect();
             let _ = asm::assemble(&s);
         }
+    }
+
+    #[test]
+    fn disasm_for_debugging() {
+        let mut b = Builder::new();
+        b.mov64_imm(Reg::R0, 0).exit();
+        assert_eq!(
+            disasm(&b.build().unwrap()),
+            "   0: (b7) r0 = 0\n   1: (95) exit\n"
+        );
     }
 
     #[test]

@@ -325,10 +325,10 @@ pub fn format_insn(
                 }
             } else if opbits == op::NEG {
                 format!("({c:02x}) {rc}{d} = -{rc}{d}")
-            } else if v4 && c == op::ALU64 | op::MOV | op::X && off == 1 {
+            } else if v4 && c == op::ALU64 | op::MOV | op::X && off == op::ADDR_SPACE_CAST {
                 let (to, from) = ((imm as u32) >> 16, imm as u32 & 0xffff);
                 format!("({c:02x}) r{d} = addr_space_cast(r{s}, {to}, {from})")
-            } else if v4 && c == op::ALU64 | op::MOV | op::X && off == -1 {
+            } else if v4 && c == op::ALU64 | op::MOV | op::X && off == op::ADDR_PERCPU {
                 format!("({c:02x}) r{d} = &(void __percpu *)(r{s})")
             } else {
                 let signed = v4 && (opbits == op::DIV || opbits == op::MOD) && off == 1;
@@ -389,8 +389,7 @@ pub fn format_insn(
         op::ST => {
             if c & 0xe0 == op::MEM {
                 format!("({c:02x}) *({} *)(r{d} {off:+}) = {imm}", ldst(c))
-            } else if c & 0xe0 == 0xc0 {
-                // BPF_NOSPEC: a speculation barrier the verifier inserts (no uapi name).
+            } else if c & 0xe0 == op::NOSPEC {
                 format!("({c:02x}) nospec")
             } else {
                 format!("BUG_st_{c:02x}")
@@ -429,7 +428,7 @@ pub fn format_insn(
                 call_text(insn, resolver)
             } else if c == op::JMP | op::JA {
                 format!("({c:02x}) goto pc{off:+}")
-            } else if v4 && c == op::JMP | op::JCOND && s == 0 {
+            } else if v4 && c == op::JMP | op::JCOND && s == op::MAY_GOTO {
                 format!("({c:02x}) may_goto pc{off:+}")
             } else if v4 && c == op::JMP32 | op::JA {
                 format!("({c:02x}) gotol pc{imm:+}")
@@ -730,6 +729,13 @@ mod tests {
             (10579024, "bpf_dynptr_from_skb"),
             (10550496, "bpf_skb_load_helper_16_no_cache"),
             (10550240, "bpf_skb_load_helper_8_no_cache"),
+            (-79312, "bpf_get_current_task"),
+            (279328, "bpf_get_current_uid_gid"),
+            (-71216, "bpf_probe_read_kernel"),
+            (-60160, "bpf_probe_read_user"),
+            (-59808, "bpf_probe_read_user_str"),
+            (352576, "htab_map_delete_elem"),
+            (356272, "htab_map_update_elem"),
         ] {
             let addr = CALL_BASE.wrapping_add(off as u64);
             s.push_str(&format!("{addr:016x} t {name}\n"));
@@ -802,6 +808,20 @@ mod tests {
     }
 
     #[test]
+    fn matches_bpftool_on_libbpf_tools() {
+        // Debian's libbpf-tools execsnoop and tcpstates, as loaded on this machine (their BTF
+        // prototype and source lines left out of the captures).
+        assert_same(
+            include_str!("testdata/execsnoop_opcodes.txt"),
+            Dialect::PreV4,
+        );
+        assert_same(
+            include_str!("testdata/tcpstates_opcodes.txt"),
+            Dialect::PreV4,
+        );
+    }
+
+    #[test]
     fn matches_bpftool_on_kfunc_tail_call_and_ld_abs() {
         for capture in [
             include_str!("testdata/kfunc_tailcall_opcodes.txt"),
@@ -822,6 +842,25 @@ mod tests {
             include_str!("testdata/bpftrace_hist_opcodes.txt"),
             Dialect::PreV4,
         );
+    }
+
+    #[test]
+    fn current_dialect_matches_kernel_verifier_log() {
+        // Instruction bytes and the text the Linux 6.18 verifier printed for them in its
+        // log (bpftool -d prog load), ISA v4 included.
+        let data = include_str!("testdata/verifier_log_6.18.txt");
+        let mut n = 0;
+        for line in data.lines() {
+            let (hex, want) = line.split_once('\t').unwrap();
+            let bytes: Vec<u8> = hex
+                .split(' ')
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
+            let insns = crate::decode_all(&bytes).unwrap();
+            assert_eq!(format_insn(&insns, 0, &NoSymbols, Dialect::Current).0, want);
+            n += 1;
+        }
+        assert!(n > 40);
     }
 
     #[test]
@@ -888,6 +927,14 @@ mod tests {
         assert_same_dot(
             include_str!("testdata/bpftrace_hist_opcodes.txt"),
             include_str!("testdata/bpftrace_hist_visual.txt"),
+        );
+        assert_same_dot(
+            include_str!("testdata/execsnoop_opcodes.txt"),
+            include_str!("testdata/execsnoop_visual.txt"),
+        );
+        assert_same_dot(
+            include_str!("testdata/tcpstates_opcodes.txt"),
+            include_str!("testdata/tcpstates_visual.txt"),
         );
     }
 
@@ -1023,6 +1070,23 @@ mod tests {
         assert_eq!((f.code, f.src_reg, f.dst_reg, f.off), (0x18, 1, 1, [0, 0]));
         assert_eq!(f.imm, [0xd6, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(lines[1].opcode_fields().imm, [0xfc, 0xff, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn kallsyms_parsing() {
+        let text = "0000000000000000 T hidden\nffffffff81000000 T __bpf_call_base\nffffffff81000010 t helper_a\nffffffff81000010 t alias_a\nffffffffc0000000 t mod_fn\t[nf_tables]\ngarbage line\nzz T bad_addr\n";
+        let ks = KernelSymbols::from_kallsyms(text, Vec::new());
+        assert_eq!(ks.call_base(), 0xffff_ffff_8100_0000);
+        let call = |imm| Insn::new(op::JMP | op::CALL, 0, 0, 0, imm);
+        assert_eq!(ks.call(&call(16)).as_deref(), Some("helper_a"));
+        assert_eq!(ks.call(&call(0x3f00_0000)).as_deref(), Some("mod_fn"));
+        assert_eq!(ks.call(&call(8)).as_deref(), Some("0xffffffff81000008"));
+        let none = KernelSymbols::from_kallsyms("", Vec::new());
+        assert_eq!(none.call(&call(8)), None);
+        assert_eq!(
+            format_insn(&[call(1000)], 0, &none, Dialect::PreV4).0,
+            "(85) call unknown#1000"
+        );
     }
 
     #[test]

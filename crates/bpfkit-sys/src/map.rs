@@ -651,3 +651,147 @@ pub fn socket_cookie(fd: BorrowedFd<'_>) -> Result<u64> {
     }
     Ok(cookie)
 }
+
+/// An AF_XDP socket bound in copy mode to one queue of a device: what an `xskmap` holds.
+///
+/// The socket owns its packet buffer (UMEM), which must outlive it; both go on drop. Only
+/// the setup needed to make the socket insertable is done (UMEM, fill, completion and RX
+/// rings sized, bind); reading packets needs the rings mapped, which is a job for an AF_XDP
+/// library, not for map plumbing.
+#[derive(Debug)]
+pub struct XskSocket {
+    fd: OwnedFd,
+    _umem: crate::mmap::Mmap,
+}
+
+const XDP_RX_RING: libc::c_int = 2;
+const XDP_UMEM_REG: libc::c_int = 4;
+const XDP_UMEM_FILL_RING: libc::c_int = 5;
+const XDP_UMEM_COMPLETION_RING: libc::c_int = 6;
+const XDP_COPY: u16 = 1 << 1;
+
+/// `struct xdp_umem_reg` (with `tx_metadata_len`, Linux 6.8; older kernels take this size too).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct UmemReg {
+    addr: u64,
+    len: u64,
+    chunk_size: u32,
+    headroom: u32,
+    flags: u32,
+    tx_metadata_len: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SockaddrXdp {
+    family: u16,
+    flags: u16,
+    ifindex: u32,
+    queue_id: u32,
+    shared_umem_fd: u32,
+}
+
+fn setsockopt_xdp<T: Copy>(
+    fd: BorrowedFd<'_>,
+    opt: libc::c_int,
+    val: &T,
+    what: &str,
+) -> Result<()> {
+    // SAFETY: `val` is a live, fully initialised `T` and its exact size is passed.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_XDP,
+            opt,
+            val as *const T as *const libc::c_void,
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(Error::os(format!("setsockopt(SOL_XDP, {what})")));
+    }
+    Ok(())
+}
+
+impl XskSocket {
+    /// Creates an AF_XDP socket bound in copy mode to queue `queue` of device `ifindex`.
+    pub fn bind(ifindex: u32, queue: u32) -> Result<XskSocket> {
+        // SAFETY: socket takes integers and returns a new fd or -1.
+        let raw = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(Error::os("socket(AF_XDP) (needs CONFIG_XDP_SOCKETS)"));
+        }
+        // SAFETY: a new fd that nothing else owns.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+        let frames: usize = 16;
+        let frame = crate::mmap::page_size();
+        let umem = anonymous_mapping(frames * frame)?;
+        let reg = UmemReg {
+            addr: umem.as_ptr() as u64,
+            len: (frames * frame) as u64,
+            chunk_size: frame as u32,
+            headroom: 0,
+            flags: 0,
+            tx_metadata_len: 0,
+        };
+        setsockopt_xdp(fd.as_fd(), XDP_UMEM_REG, &reg, "XDP_UMEM_REG")?;
+        let entries: libc::c_int = frames as libc::c_int;
+        setsockopt_xdp(
+            fd.as_fd(),
+            XDP_UMEM_FILL_RING,
+            &entries,
+            "XDP_UMEM_FILL_RING",
+        )?;
+        setsockopt_xdp(
+            fd.as_fd(),
+            XDP_UMEM_COMPLETION_RING,
+            &entries,
+            "XDP_UMEM_COMPLETION_RING",
+        )?;
+        setsockopt_xdp(fd.as_fd(), XDP_RX_RING, &entries, "XDP_RX_RING")?;
+        let addr = SockaddrXdp {
+            family: libc::AF_XDP as u16,
+            flags: XDP_COPY,
+            ifindex,
+            queue_id: queue,
+            shared_umem_fd: 0,
+        };
+        // SAFETY: `addr` is a live sockaddr_xdp and its size is passed.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &addr as *const SockaddrXdp as *const libc::sockaddr,
+                std::mem::size_of::<SockaddrXdp>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(Error::os(format!(
+                "bind(AF_XDP, ifindex {ifindex}, queue {queue})"
+            )));
+        }
+        Ok(XskSocket { fd, _umem: umem })
+    }
+
+    /// The socket.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A private anonymous read-write mapping, page-aligned as AF_XDP wants its UMEM.
+fn anonymous_mapping(len: usize) -> Result<crate::mmap::Mmap> {
+    // memfd gives an fd that `Mmap::map` (a MAP_SHARED mapping of an fd) accepts.
+    // SAFETY: the name is a NUL-terminated string; memfd_create returns a new fd or -1.
+    let raw = unsafe { libc::memfd_create(c"bpfkit-umem".as_ptr(), libc::MFD_CLOEXEC) };
+    if raw < 0 {
+        return Err(Error::os("memfd_create"));
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    // SAFETY: ftruncate on our own fd.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+        return Err(Error::os("ftruncate(memfd)"));
+    }
+    crate::mmap::Mmap::map(fd.as_fd(), len, 0, crate::mmap::Protection::ReadWrite)
+}

@@ -1,9 +1,11 @@
-//! Prints the token and AST dumps of a script: `cargo run --example dump -- 'begin { … }'`
+//! Prints the token, AST and typed-AST dumps of a script (types from this machine's tracefs): `cargo run --example dump -- 'begin { … }'`
 //! or `-- -f FILE`.
 
+use bpfkit_trace::check::CheckOptions;
 use bpfkit_trace::diag::SourceFile;
-use bpfkit_trace::dump::{dump_ast, dump_tokens};
+use bpfkit_trace::dump::{dump_ast, dump_tokens, dump_typed_ast};
 use bpfkit_trace::lexer::{lex, LexOptions};
+use bpfkit_trace::tracepoint::Tracefs;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +28,17 @@ fn main() {
     print!("{}", dump_tokens(&src, &tokens));
     match bpfkit_trace::parse_program(&name, &text) {
         Ok(p) => print!("{}", dump_ast(&p)),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+    let types = Tracefs::new("/sys/kernel/tracing");
+    match bpfkit_trace::check_program(&name, &text, &types, &CheckOptions::default()) {
+        Ok((p, checked, warnings)) => {
+            eprint!("{warnings}");
+            print!("{}", dump_typed_ast(&p, &checked));
+        }
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);

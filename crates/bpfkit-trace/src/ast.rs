@@ -155,6 +155,8 @@ pub enum CDef {
     Record(CRecord),
     /// `enum X { A = 1, B }`.
     Enum(CEnum),
+    /// `typedef TYPE NAME;` (the field's name is the new type name).
+    Typedef(CField),
 }
 
 /// A struct or union definition.
@@ -282,6 +284,8 @@ pub enum StmtKind {
         target: Expr,
         /// The operator of a compound assignment (`+` for `+=`).
         op: Option<BinOp>,
+        /// The `=` / `OP=` token.
+        op_span: Span,
         /// The right-hand side.
         value: Expr,
     },

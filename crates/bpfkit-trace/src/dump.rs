@@ -4,8 +4,12 @@
 
 use crate::ast::*;
 use crate::attach::AttachTarget;
+use crate::check::Checked;
 use crate::diag::SourceFile;
+use crate::diag::Span;
 use crate::lexer::{escape_bytes, Token};
+use crate::types::Type;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// One token per line: `LINE:COL-COL KIND text`.
@@ -33,16 +37,23 @@ pub fn dump_tokens(src: &SourceFile, tokens: &[Token]) -> String {
     out
 }
 
-struct Dumper {
+struct Dumper<'t> {
     out: String,
+    /// Expression types for the typed dump.
+    types: Option<&'t HashMap<Span, Type>>,
+    /// Type annotation for the next line (the line of the expression node being printed).
+    suffix: Option<String>,
 }
 
-impl Dumper {
+impl Dumper<'_> {
     fn line(&mut self, depth: usize, text: &str) {
         for _ in 0..depth {
             self.out.push(' ');
         }
         self.out.push_str(text);
+        if let Some(s) = self.suffix.take() {
+            self.out.push_str(&s);
+        }
         self.out.push('\n');
     }
 
@@ -57,6 +68,10 @@ impl Dumper {
         for c in &p.c_defs {
             match c {
                 CDef::Record(r) => self.record(1, r),
+                CDef::Typedef(f) => {
+                    let name = f.name.as_ref().map_or("", |n| n.name.as_str());
+                    self.line(1, &format!("typedef {} {name}", type_text(&f.ty)));
+                }
                 CDef::Enum(e) => {
                     let name = e.name.as_ref().map_or("", |n| n.name.as_str());
                     self.line(1, &format!("enum {name}"));
@@ -165,7 +180,9 @@ impl Dumper {
     fn stmt(&mut self, d: usize, s: &Stmt) {
         match &s.kind {
             StmtKind::Expr(e) => self.expr(d, e),
-            StmtKind::Assign { target, op, value } => {
+            StmtKind::Assign {
+                target, op, value, ..
+            } => {
                 let op = op.map_or("=".to_string(), |o| format!("{}=", o.as_str()));
                 self.line(d, &op);
                 self.expr(d + 1, target);
@@ -229,6 +246,10 @@ impl Dumper {
     }
 
     fn expr(&mut self, d: usize, e: &Expr) {
+        self.suffix = self
+            .types
+            .and_then(|t| t.get(&e.span))
+            .map(|t| format!(" :: [{t}]"));
         match &e.kind {
             ExprKind::Int(v) => self.line(d, &format!("int: {v}")),
             ExprKind::Bool(b) => self.line(d, &format!("bool: {b}")),
@@ -370,7 +391,22 @@ pub fn type_text(t: &TypeExpr) -> String {
 
 /// The indented tree of a whole program.
 pub fn dump_ast(p: &Program) -> String {
-    let mut d = Dumper { out: String::new() };
+    let mut d = Dumper {
+        out: String::new(),
+        types: None,
+        suffix: None,
+    };
+    d.program(p);
+    d.out
+}
+
+/// The tree with each expression's checked type appended (`int: 1 :: [int64]`).
+pub fn dump_typed_ast(p: &Program, checked: &Checked) -> String {
+    let mut d = Dumper {
+        out: String::new(),
+        types: Some(&checked.expr_types),
+        suffix: None,
+    };
     d.program(p);
     d.out
 }
@@ -386,6 +422,16 @@ mod tests {
         assert_eq!(
             dump_ast(&p),
             "Program\n begin\n  =\n   map: @x\n    int: 1\n   +\n    int: 1\n    *\n     int: 2\n     int: 3\n"
+        );
+    }
+
+    #[test]
+    fn typed_dump_annotates_expressions() {
+        let p = crate::parse_program("stdin", "begin { @x = comm; }").unwrap();
+        let c = crate::check::check(&p, &crate::types::NoTypes, &Default::default()).unwrap();
+        assert_eq!(
+            dump_typed_ast(&p, &c),
+            "Program\n begin\n  =\n   map: @x :: [string[16]]\n   identifier: comm :: [string[16]]\n"
         );
     }
 

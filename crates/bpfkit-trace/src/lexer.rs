@@ -398,6 +398,8 @@ struct Lexer<'a> {
     paren: i64,
     prev: Prev,
     in_pred: bool,
+    /// Inside a top-level `typedef …;`, where a name after `}` is the new type's name.
+    in_typedef: bool,
     /// `#define`d object-like macros: name → body.
     macros: HashMap<String, String>,
     defined: Vec<String>,
@@ -443,6 +445,7 @@ pub fn lex(src: &str, opts: &LexOptions) -> (Vec<Token>, Vec<Diagnostic>) {
         paren: 0,
         prev: Prev::Start,
         in_pred: false,
+        in_typedef: false,
         macros: HashMap::new(),
         defined: opts.defines.clone(),
         conds: Vec::new(),
@@ -492,6 +495,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn push_span(&mut self, tok: Tok, span: Span) {
+        match &tok {
+            Tok::Ident(w) if w == "typedef" && self.brace == 0 => self.in_typedef = true,
+            Tok::P(P::Semi) if self.brace == 0 => self.in_typedef = false,
+            _ => {}
+        }
         self.prev = match &tok {
             Tok::P(P::RBrace) | Tok::P(P::Semi) | Tok::Include(_) | Tok::Define { .. }
                 if self.brace == 0 && self.paren == 0 =>
@@ -767,6 +775,7 @@ impl<'a> Lexer<'a> {
         self.brace == 0
             && self.paren == 0
             && !self.in_pred
+            && !self.in_typedef
             && self.depth == 0
             && matches!(
                 self.prev,
@@ -807,6 +816,7 @@ impl<'a> Lexer<'a> {
             paren: 0,
             prev: Prev::Other,
             in_pred: false,
+            in_typedef: false,
             macros: self.macros.clone(),
             defined: Vec::new(),
             conds: Vec::new(),

@@ -308,6 +308,18 @@ impl<'a> Parser<'a> {
                     let e = self.c_enum()?;
                     prog.c_defs.push(CDef::Enum(e));
                 }
+                Tok::Ident(w) if w == "typedef" => {
+                    self.bump();
+                    let mut fields = Vec::new();
+                    self.c_fields(&mut fields)?;
+                    self.expect(P::Semi)?;
+                    for f in fields {
+                        if f.name.is_none() {
+                            return Err(Diagnostic::error(f.span, "typedef needs a name"));
+                        }
+                        prog.c_defs.push(CDef::Typedef(f));
+                    }
+                }
                 Tok::Kw(Kw::Config) => {
                     if !prog.probes.is_empty() || prog.config.is_some() {
                         return Err(Diagnostic::error(
@@ -989,6 +1001,7 @@ impl<'a> Parser<'a> {
                                 kind: StmtKind::Assign {
                                     target: e,
                                     op,
+                                    op_span,
                                     value,
                                 },
                                 span: self.from(start),

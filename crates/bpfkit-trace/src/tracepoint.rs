@@ -104,6 +104,20 @@ impl TracepointFormat {
     }
 }
 
+impl TracepointFormat {
+    /// The `-lv` listing of `tracepoint:category:event`: its name, then each argument's
+    /// declaration indented by four spaces, as bpftrace prints it.
+    pub fn listing(&self, category: &str, event: &str) -> String {
+        let mut out = format!("tracepoint:{category}:{event}\n");
+        for f in self.args() {
+            out.push_str("    ");
+            out.push_str(&f.decl);
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// Splits a C declaration `TYPE NAME[dims]` into (name, type).
 fn parse_decl(decl: &str) -> Result<(String, FieldType), String> {
     let mut d = decl.trim();
@@ -277,6 +291,35 @@ pub fn read_format(
     parse_format(&path.display().to_string(), &text)
 }
 
+/// Tracepoint formats read lazily from a tracefs mount (each format file is read and parsed
+/// once, when a script first touches that tracepoint).
+#[derive(Debug)]
+pub struct Tracefs {
+    root: std::path::PathBuf,
+    cache: std::sync::Mutex<std::collections::HashMap<String, Option<TracepointFormat>>>,
+}
+
+impl Tracefs {
+    /// Uses the tracefs mounted at `root` (usually `/sys/kernel/tracing`).
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Tracefs {
+        Tracefs {
+            root: root.into(),
+            cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The format of `category:event`, or None when tracefs has no such tracepoint (or its
+    /// format does not parse).
+    pub fn format(&self, category: &str, event: &str) -> Option<TracepointFormat> {
+        let key = format!("{category}:{event}");
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(key)
+            .or_insert_with(|| read_format(&self.root, category, event).ok())
+            .clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +348,9 @@ mod tests {
         assert_eq!(f.record_size(), 52);
         assert!(parse_format("t", "format:\n\tfield:int x;\toffset:zz;\tsize:4;\n").is_err());
         assert!(parse_format("t", "junk\n").is_err());
+        assert_eq!(
+            f.listing("syscalls", "sys_enter_execve"),
+            "tracepoint:syscalls:sys_enter_execve\n    int __syscall_nr\n    const char * filename\n    const char *const * argv\n    char comm[16]\n    __data_loc char[] name\n"
+        );
     }
 }

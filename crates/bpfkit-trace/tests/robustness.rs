@@ -28,6 +28,13 @@ fn check(text: &str) -> bool {
     match parse(text, &LexOptions::with_btf()) {
         Ok(p) => {
             let _ = bpfkit_trace::dump::dump_ast(&p);
+            let opts = bpfkit_trace::check::CheckOptions::default();
+            if let Err(ds) = bpfkit_trace::check::check(&p, &bpfkit_trace::types::NoTypes, &opts) {
+                let src = SourceFile::new("stdin", text);
+                for d in &ds {
+                    assert!(src.render(d).contains("ERROR"));
+                }
+            }
             true
         }
         Err(ds) => {

@@ -43,7 +43,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .mov64_imm(Reg::R0, 0)
         .exit();
     let insns = b.build()?;
-    let prog = Program::load(&ProgramSpec::new("produce", ProgramType::SocketFilter, &insns))?;
+    let prog = Program::load(&ProgramSpec::new(
+        "produce",
+        ProgramType::SocketFilter,
+        &insns,
+    ))?;
 
     let mut rb = RingBuf::new(ring.fd())?;
     let packet = [0u8; 64];

@@ -39,6 +39,20 @@ pub enum Error {
         /// Why, naming the policy and where to look, e.g. `EPERM under kernel lockdown: …`.
         reason: String,
     },
+    /// An object file could not be read (malformed ELF, unknown section …).
+    #[error(transparent)]
+    Elf(#[from] bpfkit_elf::Error),
+    /// BTF could not be parsed or a CO-RE relocation could not be computed.
+    #[error(transparent)]
+    Btf(#[from] bpfkit_btf::Error),
+    /// Loading an object failed at one step; `detail` says which and what to do.
+    #[error("object `{object}`: {detail}")]
+    Object {
+        /// Object name.
+        object: String,
+        /// What failed.
+        detail: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

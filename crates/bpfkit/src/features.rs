@@ -271,6 +271,9 @@ pub struct ProbeOptions {
     pub full: bool,
     /// Threads for the helper scan (0: one per CPU).
     pub threads: usize,
+    /// Report what the caller may use instead of failing when it lacks privileges: a probe
+    /// refused for want of a capability counts as "not available" (bpftool's `unprivileged`).
+    pub unprivileged: bool,
 }
 
 impl Default for ProbeOptions {
@@ -279,6 +282,7 @@ impl Default for ProbeOptions {
             helpers: true,
             full: false,
             threads: 0,
+            unprivileged: false,
         }
     }
 }
@@ -286,17 +290,18 @@ impl Default for ProbeOptions {
 /// Probes everything `bpfkit feature probe` reports.
 ///
 /// Fails (with the permission error naming the capability) when the caller may not use
-/// `bpf()` at all, rather than reporting every feature as missing.
+/// `bpf()` at all, rather than reporting every feature as missing, unless
+/// [`ProbeOptions::unprivileged`] asks for exactly that report.
 pub fn probe_all(opts: &ProbeOptions) -> Result<Report> {
     let system = system_config();
     let bpf_syscall = bpf_syscall_available();
     let mut prog_types = Vec::new();
     for &(id, name) in tables::PROG_TYPES {
-        prog_types.push((id, name, prog_type_supported(id)?));
+        prog_types.push((id, name, soften(opts, prog_type_supported(id))?));
     }
     let mut map_types = Vec::new();
     for &(id, name) in tables::MAP_TYPES {
-        map_types.push((id, name, map_type_supported(id)?));
+        map_types.push((id, name, soften(opts, map_type_supported(id))?));
     }
     let helpers = if opts.helpers {
         scan_helpers(opts)?
@@ -305,7 +310,7 @@ pub fn probe_all(opts: &ProbeOptions) -> Result<Report> {
     };
     let mut misc = Vec::new();
     for m in Misc::ALL {
-        misc.push((m, misc_supported(m)?));
+        misc.push((m, soften(opts, misc_supported(m))?));
     }
     Ok(Report {
         system,
@@ -317,6 +322,18 @@ pub fn probe_all(opts: &ProbeOptions) -> Result<Report> {
     })
 }
 
+fn is_permission(e: &Error) -> bool {
+    matches!(e, Error::Sys(bpfkit_sys::Error::Permission { .. }))
+}
+
+/// In unprivileged mode a refusal for want of a capability is the answer "no".
+fn soften(opts: &ProbeOptions, r: Result<bool>) -> Result<bool> {
+    match r {
+        Err(e) if opts.unprivileged && is_permission(&e) => Ok(false),
+        r => r,
+    }
+}
+
 fn scan_helpers(opts: &ProbeOptions) -> Result<Vec<(u32, &'static str, HelperScan)>> {
     let wanted: Vec<&'static HelperInfo> = HELPERS
         .iter()
@@ -325,7 +342,11 @@ fn scan_helpers(opts: &ProbeOptions) -> Result<Vec<(u32, &'static str, HelperSca
     let mut jobs: Vec<(u32, &'static HelperInfo)> = Vec::new();
     let mut out = Vec::new();
     for &(id, name) in tables::PROG_TYPES {
-        let scan = match prog_status(id)? {
+        let status = match prog_status(id) {
+            Err(e) if opts.unprivileged && is_permission(&e) => probe::ProgStatus::Unsupported,
+            r => r?,
+        };
+        let scan = match status {
             probe::ProgStatus::Unsupported => HelperScan::ProgTypeUnsupported,
             probe::ProgStatus::KnownOnly => HelperScan::Undetermined,
             probe::ProgStatus::Loads => {

@@ -77,3 +77,17 @@ pub fn loaded_links() -> impl Iterator<Item = Result<LinkInfo>> {
 pub fn loaded_btfs() -> impl Iterator<Item = Result<BtfInfo>> {
     objects(ObjKind::Btf).map(|r| r.and_then(|(_, fd)| Ok(bpfkit_sys::btf::btf_info(fd.as_fd())?)))
 }
+
+/// Keeps run-time statistics (`run_time_ns`, `run_cnt` in [`ProgramInfo`]) on for every
+/// program while it lives (`BPF_ENABLE_STATS`); the kernel turns them off when the last
+/// such guard in the system is dropped.
+#[derive(Debug)]
+pub struct StatsGuard {
+    _fd: OwnedFd,
+}
+
+/// Turns on program run-time statistics until the guard is dropped.
+pub fn enable_run_time_stats() -> Result<StatsGuard> {
+    let fd = bpfkit_sys::stats::enable_stats(bpfkit_sys::stats::STATS_RUN_TIME)?;
+    Ok(StatsGuard { _fd: fd })
+}

@@ -19,7 +19,9 @@ pub mod program;
 pub mod ringbuf;
 
 pub use error::{Error, Result};
-pub use introspect::{loaded_btfs, loaded_links, loaded_maps, loaded_programs};
+pub use introspect::{
+    enable_run_time_stats, loaded_btfs, loaded_links, loaded_maps, loaded_programs, StatsGuard,
+};
 pub use link::{Link, LinkInfo, LinkType, PerfEventLinks};
 pub use map::{Map, MapInfo, MapSpec, MapType, Pod};
 pub use perfbuf::{PerfBuf, PerfBufOptions, PerfEvent, Wakeup};

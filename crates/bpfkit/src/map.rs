@@ -471,6 +471,20 @@ impl Map {
         Ok(MapInfo::from(&bpfkit_sys::map::map_info(self.fd())?))
     }
 
+    /// Whether the map has been frozen ([`Map::freeze`]); `bpf_map_info` does not say, the
+    /// fd's `/proc/self/fdinfo` entry does.
+    pub fn is_frozen(&self) -> Result<bool> {
+        let path = format!("/proc/self/fdinfo/{}", self.fd().as_raw_fd());
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.strip_prefix("frozen:"))
+            .any(|v| v.trim() == "1"))
+    }
+
     /// Pins the map at `path` (a bpffs path; bpffs is mounted at `/sys/fs/bpf` when absent).
     pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
         crate::pin::pin_fd(self.fd(), path.as_ref(), "map")
@@ -875,11 +889,10 @@ fn create_error(spec: &MapSpec, e: bpfkit_sys::Error) -> Error {
     // missing): kernel lockdown or a security module forbids this map type.
     if matches!(e, bpfkit_sys::Error::Bpf { .. }) && e.errno() == Some(libc::EPERM) {
         return Error::NotSupported {
-            feature: format!(
-                "{} maps (BPF_MAP_CREATE gives EPERM with full privileges)",
-                spec.map_type
-            ),
-            hint: "kernel lockdown or a security module forbids this map type here".into(),
+            feature: format!("{} maps", spec.map_type),
+            hint: "BPF_MAP_CREATE answers EPERM even with full privileges: kernel lockdown or a \
+                   security module forbids this map type"
+                .into(),
         };
     }
     let hint = match e.errno() {

@@ -511,8 +511,13 @@ fn uprobe_multi_attaches_by_pattern() {
     let found = bpfkit::attach::uprobe::matching_symbols(&exe, "bpfkit_multi_target_*").unwrap();
     let names: Vec<&str> = found.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(names, ["bpfkit_multi_target_a", "bpfkit_multi_target_b"]);
-    let opts = UprobeOptions { pid: Some(std::process::id() as i32), ..Default::default() };
-    let link = prog.attach_uprobe_multi(&exe, "bpfkit_multi_target_*", &opts).unwrap();
+    let opts = UprobeOptions {
+        pid: Some(std::process::id() as i32),
+        ..Default::default()
+    };
+    let link = prog
+        .attach_uprobe_multi(&exe, "bpfkit_multi_target_*", &opts)
+        .unwrap();
     for i in 0..5 {
         bpfkit_multi_target_a(i);
         bpfkit_multi_target_b(i);
@@ -559,12 +564,21 @@ fn kprobe_multi_attaches_by_pattern_or_names_the_missing_feature() {
 
 #[test]
 fn tracepoint_format_fields_come_from_tracefs() {
-    let fields = bpfkit::attach::tracepoint::tracepoint_fields("syscalls", "sys_enter_openat").unwrap();
-    let nr = fields.iter().find(|f| f.name == "__syscall_nr").expect("__syscall_nr field");
+    let fields =
+        bpfkit::attach::tracepoint::tracepoint_fields("syscalls", "sys_enter_openat").unwrap();
+    let nr = fields
+        .iter()
+        .find(|f| f.name == "__syscall_nr")
+        .expect("__syscall_nr field");
     assert_eq!((nr.offset, nr.size, nr.signed), (8, 4, true));
-    let filename = fields.iter().find(|f| f.name == "filename").expect("filename field");
+    let filename = fields
+        .iter()
+        .find(|f| f.name == "filename")
+        .expect("filename field");
     assert_eq!(filename.size, 8);
     assert!(fields.iter().any(|f| f.common && f.name == "common_pid"));
     let events = bpfkit_sys::tracefs::list_events().unwrap();
-    assert!(events.iter().any(|(c, n)| c == "syscalls" && n == "sys_enter_getpid"));
+    assert!(events
+        .iter()
+        .any(|(c, n)| c == "syscalls" && n == "sys_enter_getpid"));
 }

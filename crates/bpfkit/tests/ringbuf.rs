@@ -291,3 +291,149 @@ fn wrong_map_type_is_refused() {
     drop(arr);
     common::assert_gone(&[], &[id], &[]);
 }
+
+/// A socket filter that drains the user ring buffer: its callback reads each record's first
+/// 8 bytes with `bpf_dynptr_read` and adds them to slot 0 of `sums`; the program stores the
+/// number of records drained in slot 1.
+fn user_ring_drainer(sums: &Map, user_ring: &Map) -> Program {
+    let mut b = Builder::new();
+    let cb = b.new_label();
+    b.ld_map_fd(Reg::R1, user_ring.fd_raw())
+        .ld_func(Reg::R2, cb)
+        .mov64_imm(Reg::R3, 0)
+        .mov64_imm(Reg::R4, 0)
+        .call_helper(helpers::USER_RINGBUF_DRAIN)
+        .ld_map_value(Reg::R6, sums.fd_raw(), 8)
+        .store_reg(Size::DW, Reg::R6, 0, Reg::R0)
+        .mov64_imm(Reg::R0, 0)
+        .exit()
+        .bind(cb)
+        .mov64_reg(Reg::R3, Reg::R1)
+        .mov64_reg(Reg::R1, Reg::R10)
+        .alu64_imm(AluOp::Add, Reg::R1, -8)
+        .mov64_imm(Reg::R2, 8)
+        .mov64_imm(Reg::R4, 0)
+        .mov64_imm(Reg::R5, 0)
+        .call_helper(helpers::DYNPTR_READ)
+        .jmp_imm(JmpOp::Ne, Reg::R0, 0, "cb_out")
+        .load(Size::DW, Reg::R1, Reg::R10, -8)
+        .ld_map_value(Reg::R2, sums.fd_raw(), 0)
+        .load(Size::DW, Reg::R3, Reg::R2, 0)
+        .alu64_reg(AluOp::Add, Reg::R3, Reg::R1)
+        .store_reg(Size::DW, Reg::R2, 0, Reg::R3)
+        .label("cb_out")
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    let cb = b.label_pos(cb).expect("cb label") as u32;
+    let insns = b.build().expect("assemble drainer");
+    // The kernel wants BTF func_info for programs with callbacks: one `int f(void)` prototype,
+    // a static function for the main program and one for the callback.
+    let btf = bpfkit_sys::btf::btf_load(&two_funcs_btf()).expect("load BTF");
+    let mut func_info = Vec::new();
+    for (insn_off, type_id) in [(0u32, 3u32), (cb, 4)] {
+        func_info.extend_from_slice(&insn_off.to_ne_bytes());
+        func_info.extend_from_slice(&type_id.to_ne_bytes());
+    }
+    let spec = ProgramSpec::new("urb_drain", ProgramType::SocketFilter, &insns).btf(
+        std::os::fd::AsFd::as_fd(&btf),
+        &func_info,
+        8,
+        &[],
+        0,
+    );
+    Program::load(&spec).expect("load drainer")
+}
+
+/// BTF: [1] int, [2] int (void), [3] static func "main", [4] static func "cb".
+fn two_funcs_btf() -> Vec<u8> {
+    let strings: &[u8] = b"\0int\0main\0cb\0";
+    let types: [[u32; 4]; 4] = [
+        // INT "int": 4 bytes, signed, 32 bits.
+        [1, 1 << 24, 4, (1 << 24) | 32],
+        // FUNC_PROTO returning [1], no parameters (the fourth word is not part of it).
+        [0, 13 << 24, 1, 0],
+        // FUNC "main" of type [2], static linkage.
+        [5, 12 << 24, 2, 0],
+        // FUNC "cb" of type [2], static linkage.
+        [10, 12 << 24, 2, 0],
+    ];
+    // Only INT carries a fourth word.
+    let words: Vec<u32> = types
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t[..if i == 0 { 4 } else { 3 }].to_vec())
+        .collect();
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+    out.extend_from_slice(&[1, 0]);
+    let type_len = (words.len() * 4) as u32;
+    for v in [24u32, 0, type_len, type_len, strings.len() as u32] {
+        out.extend_from_slice(&v.to_ne_bytes());
+    }
+    for w in words {
+        out.extend_from_slice(&w.to_ne_bytes());
+    }
+    out.extend_from_slice(strings);
+    out
+}
+
+#[test]
+fn user_ring_buffer_records_reach_the_program() {
+    let sums =
+        Map::create(&MapSpec::new(MapType::Array, 4, 16, 1).name("urb_sums")).expect("sums array");
+    let user_ring = Map::create(&MapSpec::new(MapType::UserRingbuf, 0, 0, 16 * 1024).name("urb"))
+        .expect("user ring buffer");
+    let prog = user_ring_drainer(&sums, &user_ring);
+    let ids = (prog.id().expect("id"), sums.id(), user_ring.id());
+    let mut urb = bpfkit::UserRingBuf::new(user_ring.fd()).expect("UserRingBuf::new");
+
+    // 12-byte records take 24 bytes: 682 fit in 16 KiB, the 683rd does not.
+    let mut written = 0u64;
+    while urb
+        .write_with(12, |buf| {
+            buf[..8].copy_from_slice(&(written + 1).to_ne_bytes());
+            buf[8..].copy_from_slice(&[0xab; 4]);
+        })
+        .expect("write")
+    {
+        written += 1;
+    }
+    assert_eq!(written, 16 * 1024 / 24);
+    assert_eq!(urb.written(), written);
+    assert!(urb.free() < 24);
+
+    run(&prog, 1);
+    let v = sums
+        .lookup(&0u32.to_ne_bytes())
+        .expect("lookup")
+        .expect("slot");
+    let sum = u64::from_ne_bytes(v[..8].try_into().expect("8"));
+    let drained = u64::from_ne_bytes(v[8..16].try_into().expect("8"));
+    assert_eq!(drained, written);
+    assert_eq!(sum, written * (written + 1) / 2);
+    assert_eq!(urb.free(), 16 * 1024, "the program consumed everything");
+
+    // The space is reusable, including records that wrap around the end of the ring.
+    for i in 0..100u64 {
+        assert!(urb.write(&(1000 + i).to_ne_bytes()).expect("write"));
+    }
+    run(&prog, 1);
+    let v = sums
+        .lookup(&0u32.to_ne_bytes())
+        .expect("lookup")
+        .expect("slot");
+    assert_eq!(u64::from_ne_bytes(v[8..16].try_into().expect("8")), 100);
+    assert_eq!(
+        u64::from_ne_bytes(v[..8].try_into().expect("8")),
+        sum + (1000..1100).sum::<u64>()
+    );
+
+    let err = urb
+        .write(&vec![0u8; 16 * 1024])
+        .expect_err("record larger than the ring");
+    assert!(err.to_string().contains("does not fit"), "{err}");
+
+    drop(urb);
+    drop((prog, sums, user_ring));
+    common::assert_gone(&[ids.0], &[ids.1, ids.2], &[]);
+}

@@ -163,9 +163,18 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 /// from tracefs `available_filter_functions`.
 pub fn matching_kernel_functions(pattern: &str) -> Result<Vec<String>> {
     let path = bpfkit_sys::tracefs::root()?.join("available_filter_functions");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        if source.raw_os_error() == Some(libc::EPERM) {
+            Error::Refused {
+                what: "listing traceable kernel functions".into(),
+                reason: format!("EPERM reading {}: kernel lockdown hides it", path.display()),
+            }
+        } else {
+            Error::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        }
     })?;
     let mut out: Vec<String> = text
         .lines()
@@ -183,7 +192,12 @@ impl Program {
     /// `trace_kprobe_multi`) to every kernel function matching `pattern` in one link.
     pub fn attach_kprobe_multi(&self, pattern: &str, retprobe: bool) -> Result<Link> {
         super::require_type(self, &[ProgramType::Kprobe], "kprobe.multi")?;
-        let funcs = matching_kernel_functions(pattern)?;
+        // A plain name needs no listing (which lockdown may hide).
+        let funcs = if pattern.contains(['*', '?']) {
+            matching_kernel_functions(pattern)?
+        } else {
+            vec![pattern.to_string()]
+        };
         if funcs.is_empty() {
             return Err(Error::InvalidArgument(format!(
                 "no traceable kernel function matches `{pattern}` (see available_filter_functions)"
@@ -191,13 +205,19 @@ impl Program {
         }
         self.attach_kprobe_multi_symbols(&funcs, retprobe)
             .map_err(|e| match e {
-                Error::InvalidArgument(m) => Error::InvalidArgument(format!("{m} (pattern `{pattern}`)")),
+                Error::InvalidArgument(m) => {
+                    Error::InvalidArgument(format!("{m} (pattern `{pattern}`)"))
+                }
                 other => other,
             })
     }
 
     /// Attaches a `kprobe.multi` program to the named kernel functions.
-    pub fn attach_kprobe_multi_symbols<S: AsRef<str>>(&self, funcs: &[S], retprobe: bool) -> Result<Link> {
+    pub fn attach_kprobe_multi_symbols<S: AsRef<str>>(
+        &self,
+        funcs: &[S],
+        retprobe: bool,
+    ) -> Result<Link> {
         super::require_type(self, &[ProgramType::Kprobe], "kprobe.multi")?;
         let syms = bpfkit_sys::link::CStrArray::new(funcs)
             .ok_or_else(|| Error::InvalidArgument("a function name contains a NUL byte".into()))?;
@@ -217,7 +237,11 @@ impl Program {
                 cookies: &[],
             },
         });
-        let kind = if retprobe { "kretprobe.multi" } else { "kprobe.multi" };
+        let kind = if retprobe {
+            "kretprobe.multi"
+        } else {
+            "kprobe.multi"
+        };
         match res {
             Ok(fd) => Ok(Link::from_link_fd(fd, format!("{kind} on {} functions", funcs.len()))),
             Err(e) if matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(524)) => Err(Error::NotSupported {

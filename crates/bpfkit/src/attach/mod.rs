@@ -15,6 +15,7 @@ use crate::link::Link;
 use crate::program::{AttachType, Program, ProgramType};
 
 pub mod fentry;
+pub mod iter;
 pub mod kprobe;
 pub mod perf_event;
 pub mod raw_tp;
@@ -156,7 +157,12 @@ mod tests {
             .mov64_imm(Reg::R0, 0)
             .exit();
         let insns = b.build().unwrap();
-        let prog = Program::load(&ProgramSpec::new("legacy_tp", ProgramType::Tracepoint, &insns)).unwrap();
+        let prog = Program::load(&ProgramSpec::new(
+            "legacy_tp",
+            ProgramType::Tracepoint,
+            &insns,
+        ))
+        .unwrap();
         let id = bpfkit_sys::tracefs::event_id("syscalls", "sys_enter_getppid").unwrap();
         let attr = PerfEventAttr {
             type_: perf_type::TRACEPOINT,
@@ -165,7 +171,8 @@ mod tests {
             flags: attr_flag::DISABLED,
             ..Default::default()
         };
-        let fd = perf_event_open(&attr, PerfTarget { pid: -1, cpu: 0 }, None, 0, "getppid").unwrap();
+        let fd =
+            perf_event_open(&attr, PerfTarget { pid: -1, cpu: 0 }, None, 0, "getppid").unwrap();
         let link = attach_perf(&prog, fd, 0, "legacy".into(), false).unwrap();
         assert!(link.link_fd().is_none(), "no bpf_link on the legacy path");
         let attached = bpfkit_sys::perf::query_bpf(link.perf_event_fd().unwrap()).unwrap();
@@ -174,10 +181,16 @@ mod tests {
             // getppid goes straight to the kernel (glibc does not cache it).
             std::hint::black_box(std::os::unix::process::parent_id());
         }
-        let read = |m: &Map| u64::from_ne_bytes(m.lookup(&0u32.to_ne_bytes()).unwrap().unwrap()[..8].try_into().unwrap());
+        let read = |m: &Map| {
+            u64::from_ne_bytes(
+                m.lookup(&0u32.to_ne_bytes()).unwrap().unwrap()[..8]
+                    .try_into()
+                    .unwrap(),
+            )
+        };
         assert_eq!(read(&counter), 17);
         drop(link);
-        std::os::unix::process::parent_id();
+        std::hint::black_box(std::os::unix::process::parent_id());
         assert_eq!(read(&counter), 17, "dropping the legacy link detaches");
     }
 }

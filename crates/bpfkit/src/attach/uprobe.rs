@@ -379,9 +379,14 @@ impl Program {
         }
         let offsets: Vec<u64> = syms.iter().map(|s| s.1).collect();
         let abs = std::fs::canonicalize(&path).map_err(|e| io_err(&path, e))?;
-        let c = CString::new(abs.as_os_str().as_bytes())
-            .map_err(|_| Error::InvalidArgument(format!("path {} contains a NUL byte", abs.display())))?;
-        let kind = if opts.retprobe { "uretprobe.multi" } else { "uprobe.multi" };
+        let c = CString::new(abs.as_os_str().as_bytes()).map_err(|_| {
+            Error::InvalidArgument(format!("path {} contains a NUL byte", abs.display()))
+        })?;
+        let kind = if opts.retprobe {
+            "uretprobe.multi"
+        } else {
+            "uprobe.multi"
+        };
         let res = bpfkit_sys::link::link_create(&bpfkit_sys::link::LinkCreate {
             prog_fd: std::os::fd::AsRawFd::as_raw_fd(&self.fd()) as u32,
             target: 0,
@@ -403,12 +408,18 @@ impl Program {
         match res {
             Ok(fd) => Ok(Link::from_link_fd(
                 fd,
-                format!("{kind} {}:{pattern} ({} functions)", abs.display(), offsets.len()),
+                format!(
+                    "{kind} {}:{pattern} ({} functions)",
+                    abs.display(),
+                    offsets.len()
+                ),
             )),
-            Err(e) if matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(524)) => Err(Error::NotSupported {
-                feature: "uprobe.multi".into(),
-                hint: "needs Linux 6.6+".into(),
-            }),
+            Err(e) if matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(524)) => {
+                Err(Error::NotSupported {
+                    feature: "uprobe.multi".into(),
+                    hint: "needs Linux 6.6+".into(),
+                })
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -343,6 +343,11 @@ pub(crate) fn bpf_syscall() -> bool {
 
 /// `KERNEL_VERSION(major, minor, patch)` of the running kernel (patch capped at 255).
 pub(crate) fn kernel_version_code() -> u32 {
+    static CODE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *CODE.get_or_init(read_kernel_version_code)
+}
+
+fn read_kernel_version_code() -> u32 {
     let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mut parts = rel
         .trim()
@@ -373,8 +378,12 @@ mod tests {
     #[test]
     fn btf_blob_header() {
         let b = storage_btf();
+        let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         assert_eq!(&b[..2], &0xeb9fu16.to_ne_bytes());
-        // header + 7 + 3 + 3 + 3 words of types + strings
-        assert_eq!(b.len(), 24 + 16 * 4 + 13);
+        // INT: 4 words; STRUCT: 3 words plus 3 per member, two members.
+        let type_len = (4 + 3 + 2 * 3) * 4;
+        assert_eq!((word(4), word(8), word(12)), (24, 0, type_len));
+        assert_eq!((word(16), word(20)), (type_len, 13));
+        assert_eq!(b.len(), 24 + type_len as usize + 13);
     }
 }

@@ -439,7 +439,10 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
             matched: None,
         });
     }
-    let (lroot_id, lroot) = skip(local, root)?;
+    // Candidates are looked up by the root's own name and kind (a typedef finds typedefs);
+    // only qualifiers are skipped.
+    let lroot_id = local.skip_modifiers(root)?;
+    let lroot = local.type_by_id(lroot_id)?;
     let _ = local_root;
     if lroot.name.is_empty() {
         return Err(bad(relo, format!("local type [{root}] is anonymous: CO-RE needs a named type to look up")));
@@ -479,7 +482,8 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
             CoreReloKind::EnumvalExists => 1,
             CoreReloKind::EnumvalValue => {
                 let i = *acc.first().unwrap_or(&0) as usize;
-                let Detail::Enum(e) = &lroot.detail else {
+                let (_, le) = skip(local, lroot_id)?;
+                let Detail::Enum(e) = &le.detail else {
                     return Err(bad(relo, format!("enum value relocation on [{root}], which is {}", lroot.kind)));
                 };
                 e.values.get(i).ok_or_else(|| bad(relo, format!("enumerator index {i} out of range")))?.value
@@ -504,7 +508,8 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
             }
         } else if kind.is_enumval() {
             let i = *acc.first().unwrap_or(&0) as usize;
-            let Detail::Enum(le) = &lroot.detail else { continue };
+            let (_, lt) = skip(local, lroot_id)?;
+            let Detail::Enum(le) = &lt.detail else { continue };
             let Some(lv) = le.values.get(i) else { continue };
             let (_, tt) = skip(tb, cid)?;
             let Detail::Enum(te) = &tt.detail else { continue };
