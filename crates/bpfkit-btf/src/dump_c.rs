@@ -29,6 +29,9 @@ const BUILTIN: u8 = 1 << 7;
 /// Deepest nesting of declarations followed; real C types stay far below.
 const MAX_DEPTH: u32 = 200;
 
+/// Largest C text of one definition or declarator; real ones are a few KiB.
+const MAX_DEFINITION: usize = 1 << 20;
+
 /// Flush the staging buffer to the writer once it grows past this.
 const FLUSH_AT: usize = 1 << 16;
 
@@ -299,10 +302,16 @@ impl<'a> CDump<'a> {
                     strong = true;
                 }
                 Kind::FuncProto => {
+                    // What a prototype needs does not depend on how it is used: once is enough.
+                    if self.def_state(cur) != 0 {
+                        return Ok(());
+                    }
+                    self.set_def(cur, EMITTING);
                     self.need(r.st, false)?;
                     for i in 0..r.vlen() {
                         self.need(r.word(i * 2 + 1), false)?;
                     }
+                    self.set_def(cur, DONE);
                     return Ok(());
                 }
                 Kind::Struct | Kind::Union if !named => {
@@ -310,11 +319,14 @@ impl<'a> CDump<'a> {
                     if self.def_state(cur) == EMITTING {
                         return Ok(());
                     }
+                    if self.def_state(cur) == DONE {
+                        return Ok(());
+                    }
                     self.set_def(cur, EMITTING);
                     for i in 0..r.vlen() {
                         self.need(r.word(i * 3 + 1), true)?;
                     }
-                    self.set_def(cur, 0);
+                    self.set_def(cur, DONE);
                     return Ok(());
                 }
                 Kind::Struct | Kind::Union => {
@@ -337,12 +349,11 @@ impl<'a> CDump<'a> {
     }
 
     fn define_composite(&mut self, id: u32) -> Result<()> {
-        if self.def_state(id) != 0 {
-            if self.def_state(id) == EMITTING {
-                // Reached again while writing what it needs: only a pointer can get here in C.
-                self.declare_fwd(id)?;
-            }
-            return Ok(());
+        match self.def_state(id) {
+            0 => {}
+            // Needed complete while its own members are being prepared: it contains itself.
+            EMITTING => return Err(crate::Error::TypeLoop { id }),
+            _ => return Ok(()),
         }
         self.set_def(id, EMITTING);
         let r = self.b().raw(id)?;
@@ -356,8 +367,11 @@ impl<'a> CDump<'a> {
     }
 
     fn define_typedef(&mut self, id: u32) -> Result<()> {
-        if self.def_state(id) != 0 {
-            return Ok(());
+        match self.def_state(id) {
+            0 => {}
+            // C cannot name a typedef inside its own definition.
+            EMITTING => return Err(crate::Error::TypeLoop { id }),
+            _ => return Ok(()),
         }
         self.set_def(id, EMITTING);
         let t = self.b().type_by_id(id)?;
@@ -537,13 +551,20 @@ impl<'a> CDump<'a> {
         Ok(packed)
     }
 
-    fn pad(&mut self, mut from: u64, to: u64, indent: usize) {
+    fn pad(&mut self, id: u32, mut from: u64, to: u64, indent: usize) -> Result<()> {
+        if (to - from) / 8 > MAX_DEFINITION as u64 {
+            return Err(crate::Error::BadType {
+                id,
+                detail: format!("a gap of {} bytes between members is not believable", (to - from) / 8),
+            });
+        }
         while from < to {
             let w = (to - from).min(64 - from % 64);
             tabs(&mut self.buf, indent);
             let _ = writeln!(self.buf, "long: {w};");
             from += w;
         }
+        Ok(())
     }
 
     /// Writes `struct NAME {…}` (or the anonymous form) with members at `indent + 1`.
@@ -584,7 +605,13 @@ impl<'a> CDump<'a> {
                 }
             };
             if is_struct && natural < o {
-                self.pad(cur, o, indent + 1);
+                self.pad(id, cur, o, indent + 1)?;
+            }
+            if self.buf.len() > MAX_DEFINITION {
+                return Err(crate::Error::BadType {
+                    id,
+                    detail: "its C definition grows past 1 MiB (types nested in a loop?)".into(),
+                });
             }
             tabs(&mut self.buf, indent + 1);
             self.write_decl(mtype, btf.name_bytes(mname), indent + 1)?;
@@ -599,7 +626,7 @@ impl<'a> CDump<'a> {
         let size = r.st as u64 * 8;
         let step = if packed { 8 } else { align * 8 };
         if is_struct && cur.div_ceil(step) * step < size {
-            self.pad(cur, size, indent + 1);
+            self.pad(id, cur, size, indent + 1)?;
         }
         tabs(&mut self.buf, indent);
         self.buf.push(b'}');
@@ -695,6 +722,12 @@ impl<'a> CDump<'a> {
                         if pt == 0 && i + 1 == n {
                             decl.extend_from_slice(b"...");
                             continue;
+                        }
+                        if decl.len() > MAX_DEFINITION {
+                            return Err(crate::Error::BadType {
+                                id,
+                                detail: "its C declarator grows past 1 MiB (types nested in a loop?)".into(),
+                            });
                         }
                         let mark = self.buf.len();
                         self.write_decl(pt, b"", indent)?;

@@ -26,7 +26,6 @@ enum FeatureCmd {
         /// `kernel` (the default target), `full` (also probe helpers that log warnings),
         /// `unprivileged` (what a user without capabilities may use), `macros` (print C
         /// #define lines), `prefix PREFIX` (after `macros`).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
 }
@@ -140,8 +139,7 @@ fn probe(global: &Global, a: &ProbeArgs) -> Result<(), CliError> {
     } else {
         text(&report)
     };
-    print!("{out}");
-    Ok(())
+    crate::emit(&out)
 }
 
 fn avail(ok: bool) -> &'static str {

@@ -8,6 +8,16 @@
 
 mod feature;
 mod json;
+mod prog_load;
+mod btf;
+mod btf_value;
+mod jited;
+mod link;
+mod map;
+mod output;
+mod perf;
+mod prog;
+mod target;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +33,12 @@ pub struct Global {
     /// Print debug information (timings, probe details) on stderr.
     #[arg(short = 'd', long, global = true)]
     pub debug: bool,
+    /// Show the bpffs paths where objects are pinned (`show`/`list`).
+    #[arg(short = 'f', long, global = true)]
+    pub bpffs: bool,
+    /// Accept legacy (non-BTF) map definitions; bpfkit reads both kinds, so it changes nothing.
+    #[arg(short = 'm', long, global = true)]
+    pub mapcompat: bool,
 }
 
 impl Global {
@@ -49,6 +65,69 @@ struct Cli {
 enum Command {
     /// Inspect the eBPF features of the running kernel.
     Feature(feature::FeatureArgs),
+    /// Load programs from object files (`prog load`, `prog loadall`).
+    Prog(ProgWords),
+    /// Show, dump, look up and change maps.
+    Map(NounWords),
+    /// Show, pin and detach links.
+    Link(NounWords),
+    /// Show BTF objects and dump them as raw text or C.
+    Btf(NounWords),
+    /// Show which processes hold programs on tracepoints and probes.
+    Perf(NounWords),
+}
+
+/// The words after a bpftool noun, parsed bpftool-style by its module.
+#[derive(Debug, clap::Args)]
+struct NounWords {
+    /// Verb and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    words: Vec<String>,
+}
+
+/// The words after `prog`, parsed bpftool-style by the verb's module.
+#[derive(Debug, clap::Args)]
+struct ProgWords {
+    /// Verb and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    words: Vec<String>,
+}
+
+fn prog(global: &Global, mut words: Vec<String>) -> Result<(), CliError> {
+    let verb = if words.is_empty() { String::new() } else { words.remove(0) };
+    match verb.as_str() {
+        "load" => prog_load::run(global, false, words),
+        "loadall" => prog_load::run(global, true, words),
+        _ => noun(global, prog::run, std::iter::once(verb).chain(words).collect()),
+    }
+}
+
+/// Runs a bpftool-style noun whose words may still hold global options (bpftool takes them
+/// anywhere); errors are reported with the options found there.
+fn noun(
+    global: &Global,
+    run: fn(&Global, Vec<String>) -> Result<(), CliError>,
+    words: Vec<String>,
+) -> Result<(), CliError> {
+    let mut g = *global;
+    let mut rest = Vec::with_capacity(words.len());
+    for w in words {
+        match w.as_str() {
+            "-j" | "--json" => g.json = true,
+            "-p" | "--pretty" => g.pretty = true,
+            "-f" | "--bpffs" => g.bpffs = true,
+            "-d" | "--debug" => g.debug = true,
+            "-m" | "--mapcompat" => g.mapcompat = true,
+            _ => rest.push(w),
+        }
+    }
+    match run(&g, rest) {
+        Err(e) if !matches!(e, CliError::Silent) => {
+            report_error(&g, &e);
+            Err(CliError::Silent)
+        }
+        other => other,
+    }
 }
 
 fn main() {
@@ -63,6 +142,11 @@ fn main() {
     let global = cli.global;
     let result = match cli.command {
         Command::Feature(args) => feature::run(&global, args),
+        Command::Prog(p) => prog(&global, p.words),
+        Command::Map(w) => noun(&global, map::run, w.words),
+        Command::Link(w) => noun(&global, link::run, w.words),
+        Command::Btf(w) => noun(&global, btf::run, w.words),
+        Command::Perf(w) => noun(&global, perf::run, w.words),
     };
     if let Err(e) = result {
         report_error(&global, &e);
@@ -77,19 +161,22 @@ pub enum CliError {
     Usage(String),
     /// The command failed (exit status 1).
     Failed(String),
+    /// The command failed and has already said so (exit status 1).
+    Silent,
 }
 
 impl CliError {
     fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Failed(_) => 1,
+            CliError::Failed(_) | CliError::Silent => 1,
         }
     }
 
     fn message(&self) -> &str {
         match self {
             CliError::Usage(m) | CliError::Failed(m) => m,
+            CliError::Silent => "",
         }
     }
 }
@@ -100,13 +187,30 @@ impl From<bpfkit::Error> for CliError {
     }
 }
 
+/// Writes a command's output to stdout. A reader that went away (`bpfkit … | head`) ends the
+/// command quietly instead of panicking the way `print!` does on a broken pipe.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(CliError::Failed(format!("writing the output: {e}"))),
+    }
+}
+
 fn report_error(global: &Global, e: &CliError) {
+    if matches!(e, CliError::Silent) {
+        return;
+    }
     // A library error may carry a multi-line log; the one-line summary goes first and the
     // rest follows, so the first line alone says what failed.
     if global.json() {
         let mut o = json::Json::obj();
         o.push("error", json::Json::Str(e.message().to_string()));
-        println!("{}", o.render(global.pretty));
+        // Failing to print the failure leaves only the exit status to tell it.
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{}", o.render(global.pretty));
     } else {
         eprintln!("Error: {}", e.message());
     }

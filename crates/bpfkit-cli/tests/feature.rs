@@ -113,6 +113,31 @@ fn json_has_bpftool_keys() {
 }
 
 #[test]
+fn options_after_the_words_and_a_closed_pipe() {
+    // bpftool takes its options anywhere on the line.
+    let v: serde_json::Value = serde_json::from_str(&stdout(&run(
+        Command::new(BIN).args(["feature", "probe", "kernel", "-j"])
+    )))
+    .expect("JSON");
+    assert!(v["program_types"]["have_xdp_prog_type"]
+        .as_bool()
+        .expect("bool"));
+
+    // A reader that stops early (`| head`) ends the command quietly, without a panic.
+    let mut child = Command::new(BIN)
+        .args(["feature", "probe"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+#[test]
 fn macros_output() {
     let out = stdout(&run(
         Command::new(BIN).args(["feature", "probe", "macros", "prefix", "X_"])

@@ -207,3 +207,60 @@ fn bad_section_indices() {
     let e = Object::parse("p", &b).unwrap_err();
     assert!(e.to_string().contains("outside"), "{e}");
 }
+
+#[test]
+fn huge_symbol_values_are_errors() {
+    // Found by the fuzzer: a data symbol with an enormous value (and no type, so no variable
+    // list checks it) overflowed the offset arithmetic of an ld_imm64 relocation.
+    let mut b = fixture_bytes("elf_progs");
+    let l = layout(&b);
+    let shstrndx = u16::from_le_bytes([b[0x3e], b[0x3f]]) as usize;
+    let (_, stroff, _, _) = section(&b, &l, shstrndx);
+    let name_of = |b: &[u8], i: usize| {
+        let h = l.shoff + i * 64;
+        let off = stroff + u32::from_le_bytes(b[h..h + 4].try_into().unwrap()) as usize;
+        let end = off + b[off..].iter().position(|&c| c == 0).unwrap();
+        String::from_utf8_lossy(&b[off..end]).into_owned()
+    };
+    let data = (0..l.shnum).find(|&i| name_of(&b, i) == ".data").unwrap();
+    let (_, symoff, symsize, _) = (0..l.shnum)
+        .map(|i| section(&b, &l, i))
+        .find(|s| s.0 == 2)
+        .unwrap();
+    let mut patched = Vec::new();
+    for (k, s) in (symoff..symoff + symsize).step_by(24).enumerate() {
+        let shndx = u16::from_le_bytes([b[s + 6], b[s + 7]]) as usize;
+        if shndx == data && b[s + 4] & 0xf == 1 {
+            b[s + 4] &= 0xf0; // STT_OBJECT -> STT_NOTYPE
+            b[s + 8..s + 16].copy_from_slice(&(i64::MAX as u64).to_le_bytes());
+            patched.push(k as u32);
+        }
+    }
+    assert_eq!(
+        patched.len(),
+        1,
+        "data_counter is the one variable of .data"
+    );
+    // A positive addend in the instructions that load its address.
+    let mut sites = 0;
+    for i in 0..l.shnum {
+        let (ty, off, size, info) = section(&b, &l, i);
+        if ty != 9 {
+            continue;
+        }
+        let (_, code_off, _, _) = section(&b, &l, info as usize);
+        for r in (off..off + size).step_by(16) {
+            let r_offset = u64::from_le_bytes(b[r..r + 8].try_into().unwrap()) as usize;
+            let sym = u32::from_le_bytes(b[r + 12..r + 16].try_into().unwrap());
+            if sym == patched[0] {
+                let imm = code_off + r_offset + 4;
+                b[imm..imm + 4].copy_from_slice(&8i32.to_le_bytes());
+                sites += 1;
+            }
+        }
+    }
+    assert!(sites > 0);
+    let e = Object::parse("p", &b).map(|_| ()).unwrap_err();
+    assert!(matches!(e, Error::BadRelocation { .. }), "{e}");
+    assert!(e.to_string().contains("outside"), "{e}");
+}

@@ -24,6 +24,7 @@ pub mod obj;
 pub mod perf;
 pub mod prog;
 pub mod ring;
+pub mod sockopt;
 pub mod rlimit;
 pub mod stats;
 pub mod tracefs;

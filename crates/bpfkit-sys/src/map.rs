@@ -6,6 +6,10 @@
 //! A safe wrapper therefore has to know those sizes for certain: [`MapFd`] reads them from the
 //! kernel (`BPF_OBJ_GET_INFO_BY_FD`) when it is made and checks every buffer against them before
 //! the call, so no slice is ever overrun whatever the caller passes.
+//!
+//! It also makes the objects some maps are keyed by or store, which std cannot make: pidfds
+//! (task storage), `SO_REUSEPORT` sockets, bound AF_XDP sockets, and socket cookies (what
+//! sockmap lookups return).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -348,17 +352,15 @@ impl MapFd {
     ) -> Result<u32> {
         let n = u32::try_from(count)
             .map_err(|_| size_error(cmd, "batch count", u32::MAX as usize, count))?;
-        if keys < count * self.key_size() {
-            return Err(size_error(
-                cmd,
-                "keys buffer",
-                count * self.key_size(),
-                keys,
-            ));
+        // Overflowing products count as "too small": the kernel would copy that much.
+        let need_keys = count.saturating_mul(self.key_size());
+        if keys < need_keys {
+            return Err(size_error(cmd, "keys buffer", need_keys, keys));
         }
         if let Some(v) = values {
-            if v < count * self.value_buf {
-                return Err(size_error(cmd, "values buffer", count * self.value_buf, v));
+            let need = count.saturating_mul(self.value_buf);
+            if v < need {
+                return Err(size_error(cmd, "values buffer", need, v));
             }
         }
         Ok(n)

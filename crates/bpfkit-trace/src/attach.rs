@@ -229,7 +229,7 @@ pub struct AttachPoint {
 impl AttachPoint {
     /// True when a part of the attach point is a wildcard pattern.
     pub fn has_wildcard(&self) -> bool {
-        self.raw.contains('*') || self.raw.contains('?') && !self.raw.contains('"')
+        self.raw.contains('*')
     }
 
     /// The attach point in canonical spelling (full provider names), as `probe` prints it.
@@ -240,6 +240,30 @@ impl AttachPoint {
         };
         format!("{}:{}", self.kind.name(), rest)
     }
+}
+
+/// Replaces `$N` in attach point text with the positional parameters (`$1` is `params[0]`;
+/// a missing one becomes the empty string, as bpftrace does).
+pub fn substitute_params(raw: &str, params: &[String]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let n = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[..n].parse::<usize>() {
+            Ok(k) if k > 0 => {
+                out.push_str(params.get(k - 1).map_or("", String::as_str));
+                rest = &after[n..];
+            }
+            _ => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Splits on `:` outside double quotes; quotes are removed from the parts.
@@ -581,6 +605,11 @@ mod tests {
                 count: Some(NumArg::Num(1_000_000))
             }
         );
+        assert_eq!(
+            substitute_params("uprobe:$1:$2+$9", &["/bin/sh".into(), "main".into()]),
+            "uprobe:/bin/sh:main+"
+        );
+        assert_eq!(substitute_params("i:s:$x$", &[]), "i:s:$x$");
         assert!(parse_attach_point("bogus:x", Span::default()).is_err());
         assert!(parse_attach_point("tracepoint:x", Span::default()).is_err());
         assert!(parse_attach_point("interval:s:0", Span::default()).is_err());

@@ -519,7 +519,7 @@ impl<'a> Lexer<'a> {
             .push(Diagnostic::error(Span::new(start, end), msg));
     }
 
-    /// Skips whitespace and comments; false if an unterminated comment ended the input.
+    /// Skips whitespace and comments (an unterminated comment is reported and ends the input).
     fn skip_trivia(&mut self) {
         loop {
             let c = self.peek(0);

@@ -1,20 +1,22 @@
 //! bpfkit-trace: the bpftrace language, compiled to eBPF by our own compiler.
 //!
-//! This crate holds the pure front end (no kernel access, so it tests and fuzzes anywhere):
-//! [`lexer`] turns text into [`lexer::Token`]s with byte spans, [`parser`] builds the
-//! [`ast::Program`] (current bpftrace syntax and the 0.17 spellings), [`attach`] parses attach
-//! points, [`diag`] renders errors as bpftrace does (`stdin:1:5-8: ERROR: …`, source line,
-//! `~~~` marks), [`dump`] prints the `-d tokens` / `-d ast` stages, [`tracepoint`] reads
-//! tracefs `format` files into typed field lists, and [`testcases`] reads bpftrace's runtime
-//! test files. The checker, code generator (through `bpfkit-insn`) and runtime (through
-//! `bpfkit`) build on these types.
+//! This crate holds the pure front end (no kernel access but reading tracefs format files, so
+//! it tests and fuzzes anywhere):
+//! - [`lexer`]: text to [`lexer::Token`]s with byte spans (attach points as single tokens, a
+//!   small C preprocessor for `#include`/`#define`/`#if`);
+//! - [`parser`]: tokens to the [`ast::Program`] (current bpftrace syntax and the 0.17
+//!   spellings), [`attach`] for attach points;
+//! - [`check`]: scopes, map and expression [`types::Type`]s, builtins, printf formats
+//!   ([`mod@format`]); kernel types arrive through the [`types::TypeSource`] trait
+//!   ([`tracepoint::Tracefs`] here, BTF later);
+//! - [`diag`]: errors rendered as bpftrace renders them (`stdin:1:5-8: ERROR: …`, the source
+//!   line, `~~~` under the text); [`dump`]: the `-d tokens` / `-d ast` / typed-AST stages;
+//! - [`tracepoint`]: tracefs `format` files as typed field lists; [`testcases`]: bpftrace's
+//!   runtime test files, for the harness.
 //!
-//! [`check`] types the program ([`types::Type`], kernel types through the
-//! [`types::TypeSource`] trait: [`tracepoint::Tracefs`] here, BTF later), [`format`] parses
-//! printf formats.
-//!
-//! Entry points: [`parse_program`] (text → [`ast::Program`] or a [`TraceError`] whose message
-//! is already rendered) and [`check_program`] (parse and check).
+//! The code generator (through `bpfkit-insn`) and the runtime (through `bpfkit`) build on
+//! these types. Entry points: [`parse_program`] (text → [`ast::Program`] or a [`TraceError`]
+//! whose message is already rendered) and [`check_program`] (parse and check).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

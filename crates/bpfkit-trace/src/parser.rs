@@ -1429,7 +1429,7 @@ impl<'a> Parser<'a> {
             }
             Tok::P(P::LParen) => {
                 self.bump();
-                self.paren_expr(start)?
+                self.paren_expr()?
             }
             Tok::P(P::LBrace) => ExprKind::Block(self.block()?),
             _ => return Err(self.unexpected("")),
@@ -1445,7 +1445,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After `(`: a parenthesised expression, a tuple, or a record.
-    fn paren_expr(&mut self, start: usize) -> PResult<ExprKind> {
+    fn paren_expr(&mut self) -> PResult<ExprKind> {
         if self.eat(P::RParen) {
             return Ok(ExprKind::Tuple(Vec::new()));
         }
@@ -1465,8 +1465,7 @@ impl<'a> Parser<'a> {
         }
         let first = self.expr()?;
         if self.eat(P::RParen) {
-            // Keep the inner node; the parentheses only group.
-            let _ = start;
+            // Keep the inner node; the parentheses only group (the span grows to cover them).
             return Ok(first.kind);
         }
         if !self.is(P::Comma) {

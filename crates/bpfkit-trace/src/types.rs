@@ -416,7 +416,12 @@ fn align_of(t: &Type, records: &dyn Fn(&str) -> Option<u64>) -> u64 {
             .map(|(_, t)| align_of(t, records))
             .max()
             .unwrap_or(1),
-        Type::Record(_) => 8.min(size_of(t, records).max(1)).next_power_of_two().min(8),
+        // Only the size of a kernel record is at hand here: the largest power of two dividing
+        // it (capped at 8) is the alignment its members can have.
+        Type::Record(_) => {
+            let size = size_of(t, records).max(1);
+            (1u64 << size.trailing_zeros().min(3)).min(8)
+        }
         _ => size_of(t, records).clamp(1, 8),
     }
 }

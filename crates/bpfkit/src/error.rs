@@ -53,6 +53,18 @@ pub enum Error {
         /// What failed.
         detail: String,
     },
+    /// A netlink request (XDP or TC attach, interface lookup) failed; `detail` is the
+    /// kernel's extended-ack message when it sent one.
+    #[error("{what} failed: {source}{}", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
+    Netlink {
+        /// What was asked, with the interface (e.g. `attaching XDP (generic) to veth0`).
+        what: String,
+        /// The errno.
+        #[source]
+        source: std::io::Error,
+        /// The kernel's explanation (`NLMSGERR_ATTR_MSG`), or empty.
+        detail: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -7,16 +7,24 @@
 #![forbid(unsafe_code)]
 
 pub mod attach;
+pub mod cgroup;
 mod error;
 pub mod features;
 pub mod introspect;
 pub mod link;
 pub mod map;
 pub mod memlock;
+pub mod netfilter;
+pub mod netlink;
 pub mod perfbuf;
 pub mod pin;
+pub mod object;
 pub mod program;
 pub mod ringbuf;
+pub mod sk_lookup;
+pub mod socket;
+pub mod tc;
+pub mod xdp;
 
 pub use error::{Error, Result};
 pub use introspect::{
@@ -24,6 +32,7 @@ pub use introspect::{
 };
 pub use link::{Link, LinkInfo, LinkType, PerfEventLinks};
 pub use map::{Map, MapInfo, MapSpec, MapType, Pod};
+pub use object::{Object, ObjectBuilder};
 pub use perfbuf::{PerfBuf, PerfBufOptions, PerfEvent, Wakeup};
 pub use pin::{create_pin_dir, unpin};
 pub use program::{

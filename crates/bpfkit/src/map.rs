@@ -6,8 +6,9 @@
 //! wrong size is an [`Error::InvalidArgument`] naming both sizes, never a kernel overrun. The
 //! hot paths ([`Map::lookup_into`], [`Map::update`], [`Map::delete`]) allocate nothing: the
 //! attribute lives on the stack and the caller owns the buffers. The typed wrappers in
-//! [`typed`] ([`HashMap`], [`PerCpuHashMap`], [`Queue`], [`BloomFilter`]) convert through
-//! stack arrays and allocate nothing either.
+//! [`typed`] ([`HashMap`], [`Queue`], [`BloomFilter`]) convert through stack arrays and
+//! allocate nothing either, except when iterating; [`PerCpuHashMap`] builds one buffer per
+//! call.
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -587,12 +588,15 @@ impl Map {
 
     /// Looks up and deletes `key` in one call (hash maps); `None` if absent.
     pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.check_key(key)?;
         let mut v = vec![0u8; self.value_buf_size()];
-        Ok(self
-            .inner
-            .lookup_and_delete(Some(key), &mut v, 0)?
-            .then_some(v))
+        Ok(self.lookup_and_delete_into(key, &mut v)?.then_some(v))
+    }
+
+    /// Like [`Map::lookup_and_delete`], into the caller's buffer; `Ok(false)` if absent.
+    pub fn lookup_and_delete_into(&self, key: &[u8], value: &mut [u8]) -> Result<bool> {
+        self.check_key(key)?;
+        self.check_value(value.len())?;
+        Ok(self.inner.lookup_and_delete(Some(key), value, 0)?)
     }
 
     fn check_keyless(&self, what: &str) -> Result<()> {
@@ -639,9 +643,15 @@ impl Map {
 
     /// Returns the head of a queue or top of a stack without removing it.
     pub fn peek(&self) -> Result<Option<Vec<u8>>> {
-        self.check_keyless("peek")?;
         let mut v = vec![0u8; self.value_buf_size()];
-        Ok(self.inner.lookup(None, &mut v, 0)?.then_some(v))
+        Ok(self.peek_into(&mut v)?.then_some(v))
+    }
+
+    /// Like [`Map::peek`], into the caller's buffer; `Ok(false)` when empty.
+    pub fn peek_into(&self, value: &mut [u8]) -> Result<bool> {
+        self.check_keyless("peek")?;
+        self.check_value(value.len())?;
+        Ok(self.inner.lookup(None, value, 0)?)
     }
 
     /// Whether a bloom filter may contain `value` (false positives possible, no false
@@ -786,7 +796,9 @@ impl Map {
             keys: Vec::new(),
             values: Vec::new(),
         };
-        let mut chunk = chunk.max(1);
+        // The kernel never returns more than max_entries, so a bigger chunk only wastes memory.
+        let limit = (self.max_entries() as usize).max(1);
+        let mut chunk = chunk.clamp(1, limit);
         let mut token_in = vec![0u8; self.inner.batch_token_size()];
         let mut token_out = token_in.clone();
         let mut first = true;
@@ -814,10 +826,10 @@ impl Map {
                     std::mem::swap(&mut token_in, &mut token_out);
                     first = false;
                 }
-                Err(e) if e.errno() == Some(libc::ENOSPC) && chunk < (1 << 20) => {
+                Err(e) if e.errno() == Some(libc::ENOSPC) && chunk < limit => {
                     out.keys.truncate(kstart);
                     out.values.truncate(vstart);
-                    chunk *= 2;
+                    chunk = (chunk * 2).min(limit);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -829,18 +841,18 @@ impl Map {
     /// were written.
     pub fn update_batch(&self, keys: &[u8], values: &[u8], flags: u64) -> Result<usize> {
         let n = self.batch_count(keys.len())?;
-        if values.len() != n * self.value_buf_size() {
-            return Err(size_mismatch(
-                self,
-                "batch values",
-                n * self.value_buf_size(),
-                values.len(),
-            ));
+        let need = n.saturating_mul(self.value_buf_size());
+        if values.len() != need {
+            return Err(size_mismatch(self, "batch values", need, values.len()));
         }
         let mut done = 0;
         while done < n {
-            let k = &keys[done * self.key_size()..];
-            let v = &values[done * self.value_buf_size()..];
+            let (Some(k), Some(v)) = (
+                keys.get(done * self.key_size()..),
+                values.get(done * self.value_buf_size()..),
+            ) else {
+                break;
+            };
             let r = self.inner.update_batch(k, v, n - done, flags)?;
             if r.count == 0 {
                 break;

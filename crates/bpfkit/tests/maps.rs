@@ -293,9 +293,11 @@ fn hash() {
         assert_eq!(pairs.first(), Some(&(3, 300)));
         assert_eq!(pairs.len(), 8);
         assert!(HashMap::<u64, u64>::new(Map::from_id(m.id()).unwrap()).is_err());
+        assert_eq!(t.take(&3).unwrap(), Some(300));
+        assert_eq!(t.take(&3).unwrap(), None);
 
         // Full map.
-        for k in 100..156u32 {
+        for k in 100..157u32 {
             m.update(&u32b(k), &u64b(0), BPF_ANY).unwrap();
         }
         assert_eq!(
@@ -1308,6 +1310,7 @@ fn user_ringbuf() {
 
 #[test]
 fn arena() {
+    require_feature!(Map(common::features::MapKind::Arena));
     let page = bpfkit_sys::mmap::page_size();
     let ids;
     {
@@ -1416,4 +1419,23 @@ fn bpftool_map_types_are_known_and_available() {
         }
     }
     assert!(n >= 31, "bpftool listed {n} map types");
+}
+
+#[test]
+fn btf_load_info_and_log() {
+    let blob = btf_blob();
+    let btf = load_btf();
+    let info = bpfkit_sys::btf::btf_info(btf.as_fd()).unwrap();
+    assert!(info.id > 0);
+    assert_eq!(info.size as usize, blob.len());
+    assert!(!info.kernel_btf);
+    assert_eq!(bpfkit_sys::btf::btf_raw(btf.as_fd()).unwrap(), blob);
+    // A member pointing at a type that does not exist: refused, with the kernel's reason.
+    let mut bad = blob.clone();
+    let member_type_at = 24 + 16 + 16 + 12 + 4;
+    bad[member_type_at..member_type_at + 4].copy_from_slice(&99u32.to_ne_bytes());
+    let err = bpfkit_sys::btf::btf_load(&bad).unwrap_err();
+    assert_eq!(err.error.errno(), Some(libc::EINVAL));
+    assert!(err.log.contains("Invalid member"), "log: {}", err.log);
+    assert!(err.to_string().contains(&err.log.trim_end()[..10]));
 }

@@ -203,3 +203,30 @@ fn watermark_wakeup_and_bad_options() {
     drop((prog, map, arr));
     common::assert_gone(&[ids.0], &[ids.1, arr_id], &[]);
 }
+
+#[test]
+fn samples_wrapping_the_ring_end_arrive_intact() {
+    let map = perf_map();
+    let prog = sender(&map, 100);
+    let ids = (prog.id().expect("id"), map.id());
+    let cpu = bpfkit_sys::mmap::online_cpus().expect("online")[0];
+    // One 4096-byte page per ring and 24-byte records: record 170 starts 16 bytes before the
+    // end and its body wraps to the start, so it is handed out from the scratch copy.
+    let opts = PerfBufOptions::default().pages_per_cpu(1).cpus(vec![cpu]);
+    let mut pb = PerfBuf::new(map.fd(), &opts).expect("PerfBuf::new");
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        run_on(&prog, cpu);
+        pb.consume(|ev| match ev {
+            PerfEvent::Sample { data, .. } => got.push(seq(data)),
+            PerfEvent::Lost { count, .. } => panic!("lost {count}"),
+        })
+        .expect("consume");
+    }
+    let want: Vec<u64> = (0..3).flat_map(|_| 0..100).collect();
+    assert_eq!(got, want);
+    assert_eq!(pb.received(), 300);
+    drop(pb);
+    drop((prog, map));
+    common::assert_gone(&[ids.0], &[ids.1], &[]);
+}

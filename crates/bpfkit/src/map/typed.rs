@@ -1,7 +1,8 @@
 //! Typed views of a [`Map`] over [`Pod`] keys and values.
 //!
 //! Each view checks once, when made, that the map's key and value sizes match the Rust types,
-//! and then converts through stack arrays, so `get`/`insert`/`remove` allocate nothing.
+//! and then converts through stack arrays, so single-element calls of [`HashMap`], [`Queue`]
+//! and [`BloomFilter`] allocate nothing; [`PerCpuHashMap`] needs one buffer for all CPUs.
 
 use std::marker::PhantomData;
 
@@ -89,10 +90,11 @@ impl<K: Pod, V: Pod> HashMap<K, V> {
 
     /// Looks up and deletes `key` in one call.
     pub fn take(&self, key: &K) -> Result<Option<V>> {
-        Ok(self
+        let mut v = V::Bytes::zeroed();
+        let found = self
             .map
-            .lookup_and_delete(key.to_bytes().as_ref())?
-            .map(|v| from_slice::<V>(&v)))
+            .lookup_and_delete_into(key.to_bytes().as_ref(), v.as_mut())?;
+        Ok(found.then(|| V::from_bytes(&v)))
     }
 
     /// The keys, in the kernel's order.
@@ -219,7 +221,8 @@ impl<V: Pod> Queue<V> {
 
     /// The next value without removing it.
     pub fn peek(&self) -> Result<Option<V>> {
-        Ok(self.map.peek()?.map(|v| from_slice::<V>(&v)))
+        let mut v = V::Bytes::zeroed();
+        Ok(self.map.peek_into(v.as_mut())?.then(|| V::from_bytes(&v)))
     }
 }
 

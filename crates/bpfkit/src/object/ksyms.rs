@@ -40,7 +40,6 @@ pub(crate) fn kallsyms_has(name: &str) -> bool {
 
 /// A kernel BTF object that holds a symbol: vmlinux, or a module with its BTF fd.
 pub(crate) struct ModuleBtf {
-    pub name: String,
     pub btf: Btf,
     pub fd: OwnedFd,
 }
@@ -81,7 +80,6 @@ impl KernelBtfs {
                 }
                 if let Ok(btf) = Btf::module(&info.name, &self.vmlinux) {
                     mods.push(ModuleBtf {
-                        name: info.name,
                         btf,
                         fd,
                     });
