@@ -337,6 +337,55 @@ impl TypeSource for crate::tracepoint::Tracefs {
     }
 }
 
+/// Constants that scripts take from C headers (`#include <linux/socket.h>`, `errno.h`,
+/// `linux/sched.h`) rather than from BTF, where `#define`s do not appear. Values are the
+/// Linux uapi ones.
+pub fn header_constant(name: &str) -> Option<i64> {
+    const TABLE: &[(&str, i64)] = &[
+        ("AF_UNSPEC", 0),
+        ("AF_UNIX", 1),
+        ("AF_LOCAL", 1),
+        ("AF_INET", 2),
+        ("AF_INET6", 10),
+        ("AF_NETLINK", 16),
+        ("AF_PACKET", 17),
+        ("TASK_RUNNING", 0),
+        ("TASK_INTERRUPTIBLE", 1),
+        ("TASK_UNINTERRUPTIBLE", 2),
+        ("EPERM", 1),
+        ("ENOENT", 2),
+        ("ESRCH", 3),
+        ("EINTR", 4),
+        ("EIO", 5),
+        ("ENXIO", 6),
+        ("E2BIG", 7),
+        ("ENOEXEC", 8),
+        ("EBADF", 9),
+        ("ECHILD", 10),
+        ("EAGAIN", 11),
+        ("ENOMEM", 12),
+        ("EACCES", 13),
+        ("EFAULT", 14),
+        ("EBUSY", 16),
+        ("EEXIST", 17),
+        ("ENODEV", 19),
+        ("ENOTDIR", 20),
+        ("EISDIR", 21),
+        ("EINVAL", 22),
+        ("ENFILE", 23),
+        ("EMFILE", 24),
+        ("ENOSPC", 28),
+        ("EPIPE", 32),
+        ("ERANGE", 34),
+        ("ENOSYS", 38),
+        ("ENOTSUP", 95),
+        ("EOPNOTSUPP", 95),
+        ("ETIMEDOUT", 110),
+        ("ECONNREFUSED", 111),
+    ];
+    TABLE.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
 /// The built-in scalar type names of the language and common C spellings.
 pub fn base_type(name: &str) -> Option<Type> {
     let int = |bits, signed| Some(Type::Int { bits, signed });

@@ -690,6 +690,9 @@ impl<'a> Checker<'a> {
                 {
                     return Type::Enum(en);
                 }
+                if crate::types::header_constant(name).is_some() {
+                    return Type::I64;
+                }
                 if CALL_KEYWORDS.contains(&name.as_str())
                     || self
                         .prog
@@ -1157,6 +1160,20 @@ mod tests {
         assert_eq!(c.maps["c"].value, Type::I64);
         assert_eq!(parse_param_int("-0x10"), Some(-16));
         assert_eq!(parse_param_int("1a"), None);
+    }
+
+    #[test]
+    fn header_constants_resolve_even_with_a_complete_source() {
+        let mut t = types();
+        t.complete = true;
+        let p = crate::parse_program(
+            "stdin",
+            "begin { if (AF_INET6 == 10) { print(strerror(EPERM)); } }",
+        )
+        .unwrap();
+        check(&p, &t, &CheckOptions::default()).unwrap();
+        let p = crate::parse_program("stdin", "begin { print(AF_NOPE); }").unwrap();
+        assert!(check(&p, &t, &CheckOptions::default()).is_err());
     }
 
     #[test]
