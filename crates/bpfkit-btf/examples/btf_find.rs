@@ -15,7 +15,9 @@ fn find(path: &str) -> bpfkit_btf::Result<(u32, u32)> {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = args.next().unwrap_or_else(|| bpfkit_btf::VMLINUX_PATH.to_string());
+    let path = args
+        .next()
+        .unwrap_or_else(|| bpfkit_btf::VMLINUX_PATH.to_string());
     let reps: Option<u32> = args.next().and_then(|n| n.parse().ok());
     let mut best = f64::MAX;
     let mut found = None;

@@ -420,7 +420,10 @@ impl Btf {
     pub(crate) fn raw(&self, id: u32) -> Result<Raw<'_>> {
         match self.raw_opt(id) {
             Some(r) => Ok(r),
-            None => Err(Error::TypeIdOutOfRange { id, max: self.len() }),
+            None => Err(Error::TypeIdOutOfRange {
+                id,
+                max: self.len(),
+            }),
         }
     }
 
@@ -496,11 +499,15 @@ impl Btf {
 
     fn decode<'a>(&'a self, id: u32, rec: &'a [u8]) -> Result<Type<'a>> {
         let w = |i: usize| -> Result<u32> {
-            u32_at(rec, i * 4).ok_or_else(|| Error::Truncated {
-                what: "BTF type",
-                offset: 0,
-                needed: 4,
-            })
+            // A match, not `ok_or`: building the error eagerly costs a drop per word read.
+            match u32_at(rec, i * 4) {
+                Some(v) => Ok(v),
+                None => Err(Error::Truncated {
+                    what: "BTF type",
+                    offset: i * 4,
+                    needed: 4,
+                }),
+            }
         };
         let name_off = w(0)?;
         let info = w(1)?;
@@ -647,7 +654,9 @@ impl Btf {
         for _ in 0..=self.len() {
             let r = self.raw(cur)?;
             match r.kind() {
-                Kind::Typedef | Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag => cur = r.st,
+                Kind::Typedef | Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag => {
+                    cur = r.st
+                }
                 _ => return Ok(cur),
             }
         }
@@ -676,7 +685,12 @@ impl Btf {
             let r = self.raw(cur)?;
             let size = match r.kind() {
                 Kind::Ptr => 8,
-                Kind::Typedef | Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag | Kind::Var => {
+                Kind::Typedef
+                | Kind::Const
+                | Kind::Volatile
+                | Kind::Restrict
+                | Kind::TypeTag
+                | Kind::Var => {
                     cur = r.st;
                     continue;
                 }
@@ -688,9 +702,13 @@ impl Btf {
                     cur = r.word(0);
                     continue;
                 }
-                Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Float | Kind::Datasec => {
-                    r.st as u64
-                }
+                Kind::Int
+                | Kind::Struct
+                | Kind::Union
+                | Kind::Enum
+                | Kind::Enum64
+                | Kind::Float
+                | Kind::Datasec => r.st as u64,
                 k => {
                     return Err(Error::WrongKind {
                         id: cur,
@@ -902,7 +920,9 @@ fn index_types(types: &[u8], start_id: u32, total_strs: u64) -> Result<Vec<u32>>
                 detail: if fixed == u16::MAX {
                     format!("unknown kind {kind} at type section offset {off}")
                 } else {
-                    format!("name offset {name_off} is past the string section ({total_strs} bytes)")
+                    format!(
+                        "name offset {name_off} is past the string section ({total_strs} bytes)"
+                    )
                 },
             });
         }

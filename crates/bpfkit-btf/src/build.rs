@@ -17,7 +17,8 @@ struct Rec {
 }
 
 fn info(kind: Kind, kflag: bool, vlen: usize) -> Result<u32> {
-    let vlen = u16::try_from(vlen).map_err(|_| Error::Build(format!("{kind} with {vlen} entries (the maximum is 65535)")))?;
+    let vlen = u16::try_from(vlen)
+        .map_err(|_| Error::Build(format!("{kind} with {vlen} entries (the maximum is 65535)")))?;
     Ok(((kflag as u32) << 31) | ((kind as u32) << 24) | vlen as u32)
 }
 
@@ -56,7 +57,9 @@ impl BtfBuilder {
     /// A builder holding every type of `btf` (which must not be split BTF), to edit or extend.
     pub fn from_btf(btf: &Btf) -> Result<Self> {
         if btf.base().is_some() {
-            return Err(Error::Build("split BTF cannot be rebuilt on its own".into()));
+            return Err(Error::Build(
+                "split BTF cannot be rebuilt on its own".into(),
+            ));
         }
         let mut b = BtfBuilder {
             recs: Vec::with_capacity(btf.len() as usize),
@@ -101,7 +104,8 @@ impl BtfBuilder {
         if let Some(&off) = self.interned.get(s) {
             return Ok(off);
         }
-        let off = u32::try_from(self.strings.len()).map_err(|_| Error::Build("string section exceeds 4 GiB".into()))?;
+        let off = u32::try_from(self.strings.len())
+            .map_err(|_| Error::Build("string section exceeds 4 GiB".into()))?;
         self.strings.extend_from_slice(s.as_bytes());
         self.strings.push(0);
         self.interned.insert(s.to_string(), off);
@@ -122,7 +126,9 @@ impl BtfBuilder {
     /// Adds an integer of `size` bytes with `encoding` ([`INT_SIGNED`] …), all bits used.
     pub fn add_int(&mut self, name: &str, size: u32, encoding: u8) -> Result<u32> {
         if !matches!(size, 1 | 2 | 4 | 8 | 16) {
-            return Err(Error::Build(format!("int {name:?} of {size} bytes (1, 2, 4, 8 or 16)")));
+            return Err(Error::Build(format!(
+                "int {name:?} of {size} bytes (1, 2, 4, 8 or 16)"
+            )));
         }
         let word = ((encoding as u32 & 0xf) << 24) | (size * 8);
         self.push(name, info(Kind::Int, false, 0)?, size, vec![word])
@@ -135,10 +141,21 @@ impl BtfBuilder {
 
     /// Adds an array of `nelems` elements of `elem_type`, indexed by `index_type`.
     pub fn add_array(&mut self, elem_type: u32, index_type: u32, nelems: u32) -> Result<u32> {
-        self.push("", info(Kind::Array, false, 0)?, 0, vec![elem_type, index_type, nelems])
+        self.push(
+            "",
+            info(Kind::Array, false, 0)?,
+            0,
+            vec![elem_type, index_type, nelems],
+        )
     }
 
-    fn add_composite(&mut self, kind: Kind, name: &str, size: u32, members: &[NewMember<'_>]) -> Result<u32> {
+    fn add_composite(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        size: u32,
+        members: &[NewMember<'_>],
+    ) -> Result<u32> {
         let kflag = members.iter().any(|m| m.bitfield_size != 0);
         let mut extra = Vec::with_capacity(members.len() * 3);
         for m in members {
@@ -169,9 +186,21 @@ impl BtfBuilder {
     }
 
     /// Adds an enum; a 64-bit one (`ENUM64`) when a value does not fit 32 bits or `size` is 8.
-    pub fn add_enum(&mut self, name: &str, size: u32, signed: bool, values: &[(&str, i64)]) -> Result<u32> {
+    pub fn add_enum(
+        &mut self,
+        name: &str,
+        size: u32,
+        signed: bool,
+        values: &[(&str, i64)],
+    ) -> Result<u32> {
         let wide = size == 8
-            || values.iter().any(|&(_, v)| if signed { i32::try_from(v).is_err() } else { u32::try_from(v).is_err() });
+            || values.iter().any(|&(_, v)| {
+                if signed {
+                    i32::try_from(v).is_err()
+                } else {
+                    u32::try_from(v).is_err()
+                }
+            });
         let mut extra = Vec::with_capacity(values.len() * 3);
         for &(n, v) in values {
             extra.push(self.add_string(n)?);
@@ -208,22 +237,40 @@ impl BtfBuilder {
         for &(n, t) in params {
             extra.extend([self.add_string(n)?, t]);
         }
-        self.push("", info(Kind::FuncProto, false, params.len())?, ret_type, extra)
+        self.push(
+            "",
+            info(Kind::FuncProto, false, params.len())?,
+            ret_type,
+            extra,
+        )
     }
 
     /// Adds a function of prototype `proto`.
     pub fn add_func(&mut self, name: &str, proto: u32, linkage: FuncLinkage) -> Result<u32> {
-        self.push(name, info(Kind::Func, false, linkage.as_u16() as usize)?, proto, vec![])
+        self.push(
+            name,
+            info(Kind::Func, false, linkage.as_u16() as usize)?,
+            proto,
+            vec![],
+        )
     }
 
     /// Adds a variable.
     pub fn add_var(&mut self, name: &str, type_id: u32, linkage: VarLinkage) -> Result<u32> {
-        self.push(name, info(Kind::Var, false, 0)?, type_id, vec![linkage.as_u32()])
+        self.push(
+            name,
+            info(Kind::Var, false, 0)?,
+            type_id,
+            vec![linkage.as_u32()],
+        )
     }
 
     /// Adds a data section.
     pub fn add_datasec(&mut self, name: &str, size: u32, vars: &[VarSecinfo]) -> Result<u32> {
-        let extra = vars.iter().flat_map(|v| [v.type_id, v.offset, v.size]).collect();
+        let extra = vars
+            .iter()
+            .flat_map(|v| [v.type_id, v.offset, v.size])
+            .collect();
         self.push(name, info(Kind::Datasec, false, vars.len())?, size, extra)
     }
 
@@ -234,7 +281,12 @@ impl BtfBuilder {
 
     /// Adds a declaration tag on `type_id` (member or parameter `component_idx`, or -1).
     pub fn add_decl_tag(&mut self, tag: &str, type_id: u32, component_idx: i32) -> Result<u32> {
-        self.push(tag, info(Kind::DeclTag, false, 0)?, type_id, vec![component_idx as u32])
+        self.push(
+            tag,
+            info(Kind::DeclTag, false, 0)?,
+            type_id,
+            vec![component_idx as u32],
+        )
     }
 
     /// Adds a type tag on `type_id`.
@@ -265,7 +317,10 @@ impl BtfBuilder {
         let rec = self.rec_mut(id, Kind::Datasec)?;
         rec.st = size;
         rec.info = info(Kind::Datasec, false, vlen)?;
-        rec.extra = vars.iter().flat_map(|v| [v.type_id, v.offset, v.size]).collect();
+        rec.extra = vars
+            .iter()
+            .flat_map(|v| [v.type_id, v.offset, v.size])
+            .collect();
         Ok(())
     }
 
@@ -289,7 +344,13 @@ impl BtfBuilder {
         let mut out = Vec::with_capacity(HEADER_LEN + type_len + self.strings.len());
         out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
         out.extend_from_slice(&[1, 0]);
-        for w in [HEADER_LEN as u32, 0, type_len as u32, type_len as u32, self.strings.len() as u32] {
+        for w in [
+            HEADER_LEN as u32,
+            0,
+            type_len as u32,
+            type_len as u32,
+            self.strings.len() as u32,
+        ] {
             out.extend_from_slice(&w.to_le_bytes());
         }
         for r in &self.recs {
@@ -369,7 +430,9 @@ impl Btf {
     /// low 32 bits, global FUNC → static, signed ENUM → unsigned).
     pub fn sanitize(&self, features: &Features) -> Result<Btf> {
         if self.base().is_some() {
-            return Err(Error::Build("split BTF cannot be sanitised on its own".into()));
+            return Err(Error::Build(
+                "split BTF cannot be sanitised on its own".into(),
+            ));
         }
         let mut b = BtfBuilder::from_btf(self)?;
         let mut placeholder_int: Option<u32> = None;
@@ -397,7 +460,9 @@ impl Btf {
                         extra: vec![],
                     })
                 }
-                Detail::Func { proto, linkage } if !features.func_global && *linkage != FuncLinkage::Static => {
+                Detail::Func { proto, linkage }
+                    if !features.func_global && *linkage != FuncLinkage::Static =>
+                {
                     new = Some(Rec {
                         name_off: t.name_off,
                         info: info(Kind::Func, false, 0)?,
@@ -421,7 +486,11 @@ impl Btf {
                             Some(i) => i,
                             None => *placeholder_int.insert(b.add_int("", 1, 0)?),
                         };
-                        extra.extend([b.add_string(&dotless(name))?, int, v.offset.saturating_mul(8)]);
+                        extra.extend([
+                            b.add_string(&dotless(name))?,
+                            int,
+                            v.offset.saturating_mul(8),
+                        ]);
                     }
                     new = Some(Rec {
                         name_off: b.add_string(&dotless(t.name))?,
@@ -455,7 +524,11 @@ impl Btf {
                     })
                 }
                 Detail::Enum(e) if !features.enum64 && (e.is64 || e.signed) => {
-                    let extra = e.values.iter().flat_map(|v| [v.name_off, v.value as u32]).collect();
+                    let extra = e
+                        .values
+                        .iter()
+                        .flat_map(|v| [v.name_off, v.value as u32])
+                        .collect();
                     new = Some(Rec {
                         name_off: t.name_off,
                         info: info(Kind::Enum, false, e.values.len())?,

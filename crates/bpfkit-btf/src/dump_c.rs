@@ -36,16 +36,17 @@ const MAX_DEFINITION: usize = 1 << 20;
 const FLUSH_AT: usize = 1 << 16;
 
 impl Btf {
-    /// Writes a complete C header declaring every type of this BTF (a base's too, for split BTF),
-    /// as `bpftool btf dump … format c` does: the `__VMLINUX_H__` guard and the
-    /// `preserve_access_index` pragma around the types.
+    /// Writes a complete C header declaring every type of this BTF, as
+    /// `bpftool btf dump … format c` does: the `__VMLINUX_H__` guard and the
+    /// `preserve_access_index` pragma around the types. For split BTF, the header declares the
+    /// split's own types and the base types they need.
     pub fn dump_c(&self, out: &mut impl Write) -> Result<()> {
         let mut d = CDump::new(self)?;
         d.buf.extend_from_slice(
             b"#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n\
 #pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n",
         );
-        for id in 1..=self.len() {
+        for id in self.start_id()..=self.len() {
             d.top_level(id)?;
             if d.buf.len() > FLUSH_AT {
                 out.write_all(&d.buf)?;
@@ -134,9 +135,12 @@ impl<'a> CDump<'a> {
                         mark(&mut flags, r.word(i * 3 + 1));
                     }
                 }
-                Kind::Ptr | Kind::Typedef | Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag => {
-                    mark(&mut flags, r.st)
-                }
+                Kind::Ptr
+                | Kind::Typedef
+                | Kind::Const
+                | Kind::Volatile
+                | Kind::Restrict
+                | Kind::TypeTag => mark(&mut flags, r.st),
                 Kind::Array => mark(&mut flags, r.word(0)),
                 Kind::FuncProto => {
                     mark(&mut flags, r.st);
@@ -148,7 +152,9 @@ impl<'a> CDump<'a> {
             }
             let name = btf.name_bytes(r.name_off);
             match kind {
-                Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Fwd if !name.is_empty() => {
+                Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Fwd
+                    if !name.is_empty() =>
+                {
                     tags.push((hash_str(name), id, name))
                 }
                 Kind::Typedef => {
@@ -249,7 +255,8 @@ impl<'a> CDump<'a> {
         self.set(id, FWD_DONE);
         let t = self.b().type_by_id(id)?;
         let is_union = t.kind == Kind::Union || matches!(t.detail, Detail::Fwd { is_union: true });
-        self.buf.extend_from_slice(if is_union { b"union " } else { b"struct " });
+        self.buf
+            .extend_from_slice(if is_union { b"union " } else { b"struct " });
         self.put_tag_name(id, t.name.as_bytes());
         self.buf.extend_from_slice(b";\n\n");
         if t.kind == Kind::Fwd {
@@ -482,7 +489,12 @@ impl<'a> CDump<'a> {
     }
 
     /// Storage unit size in bits and bit count of a member that is a bitfield, else `None`.
-    fn bitfield(&mut self, type_id: u32, bitfield_size: u8, kind_flag: bool) -> Result<Option<(u32, u32)>> {
+    fn bitfield(
+        &mut self,
+        type_id: u32,
+        bitfield_size: u8,
+        kind_flag: bool,
+    ) -> Result<Option<(u32, u32)>> {
         if kind_flag && bitfield_size == 0 {
             return Ok(None);
         }
@@ -495,7 +507,10 @@ impl<'a> CDump<'a> {
         }
         let btf = self.b();
         let r = btf.raw(btf.resolve_type(type_id)?)?;
-        let sized = matches!(r.kind(), Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Struct | Kind::Union | Kind::Float);
+        let sized = matches!(
+            r.kind(),
+            Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Struct | Kind::Union | Kind::Float
+        );
         let unit = if sized { r.st.saturating_mul(8) } else { 0 };
         if kind_flag {
             return Ok((bitfield_size != 0).then_some((unit, bitfield_size as u32)));
@@ -525,12 +540,16 @@ impl<'a> CDump<'a> {
         let mut align = 1;
         for i in 0..r.vlen() {
             let (mtype, moff) = (r.word(i * 3 + 1), r.word(i * 3 + 2));
-            let (bit_offset, bf_size) = if kflag { (moff & 0xff_ffff, (moff >> 24) as u8) } else { (moff, 0) };
+            let (bit_offset, bf_size) = if kflag {
+                (moff & 0xff_ffff, (moff >> 24) as u8)
+            } else {
+                (moff, 0)
+            };
             let a = self.align_of(mtype)?;
             align = align.max(a);
             match self.bitfield(mtype, bf_size, kflag)? {
                 Some((unit, bits)) if unit > 0 => {
-                    if (bit_offset % unit) + bits > unit {
+                    if (bit_offset % unit) as u64 + bits as u64 > unit as u64 {
                         packed = true;
                     }
                 }
@@ -555,7 +574,10 @@ impl<'a> CDump<'a> {
         if (to - from) / 8 > MAX_DEFINITION as u64 {
             return Err(crate::Error::BadType {
                 id,
-                detail: format!("a gap of {} bytes between members is not believable", (to - from) / 8),
+                detail: format!(
+                    "a gap of {} bytes between members is not believable",
+                    (to - from) / 8
+                ),
             });
         }
         while from < to {
@@ -573,7 +595,8 @@ impl<'a> CDump<'a> {
         let r = btf.raw(id)?;
         let is_struct = r.kind() == Kind::Struct;
         let kflag = r.kflag();
-        self.buf.extend_from_slice(if is_struct { b"struct " } else { b"union " });
+        self.buf
+            .extend_from_slice(if is_struct { b"struct " } else { b"union " });
         if r.name_off != 0 {
             self.put_tag_name(id, btf.name_bytes(r.name_off));
             self.buf.push(b' ');
@@ -584,7 +607,11 @@ impl<'a> CDump<'a> {
         let mut align: u64 = 1;
         for i in 0..r.vlen() {
             let (mname, mtype, moff) = (r.word(i * 3), r.word(i * 3 + 1), r.word(i * 3 + 2));
-            let (bit_offset, bf_size) = if kflag { (moff & 0xff_ffff, (moff >> 24) as u8) } else { (moff, 0) };
+            let (bit_offset, bf_size) = if kflag {
+                (moff & 0xff_ffff, (moff >> 24) as u8)
+            } else {
+                (moff, 0)
+            };
             let a = self.align_of(mtype)? as u64;
             align = align.max(a);
             let bf = self.bitfield(mtype, bf_size, kflag)?;
@@ -595,13 +622,16 @@ impl<'a> CDump<'a> {
                     let n = if packed || (cur % unit) + bits as u64 <= unit {
                         cur
                     } else {
-                        cur.div_ceil(unit) * unit
+                        cur.div_ceil(unit).saturating_mul(unit)
                     };
                     (n, bits as u64)
                 }
                 None => {
                     let step = if packed { 8 } else { a * 8 };
-                    (cur.div_ceil(step) * step, btf.type_size(mtype).unwrap_or(0) * 8)
+                    (
+                        cur.div_ceil(step).saturating_mul(step),
+                        btf.type_size(mtype).unwrap_or(0).saturating_mul(8),
+                    )
                 }
             };
             if is_struct && natural < o {
@@ -620,12 +650,12 @@ impl<'a> CDump<'a> {
             }
             self.buf.extend_from_slice(b";\n");
             if is_struct {
-                cur = o + width;
+                cur = o.saturating_add(width);
             }
         }
         let size = r.st as u64 * 8;
         let step = if packed { 8 } else { align * 8 };
-        if is_struct && cur.div_ceil(step) * step < size {
+        if is_struct && cur.div_ceil(step).saturating_mul(step) < size {
             self.pad(id, cur, size, indent + 1)?;
         }
         tabs(&mut self.buf, indent);
@@ -726,7 +756,9 @@ impl<'a> CDump<'a> {
                         if decl.len() > MAX_DEFINITION {
                             return Err(crate::Error::BadType {
                                 id,
-                                detail: "its C declarator grows past 1 MiB (types nested in a loop?)".into(),
+                                detail:
+                                    "its C declarator grows past 1 MiB (types nested in a loop?)"
+                                        .into(),
                             });
                         }
                         let mark = self.buf.len();
@@ -748,10 +780,13 @@ impl<'a> CDump<'a> {
             match kind {
                 Kind::Int | Kind::Float => self.buf.extend_from_slice(name),
                 Kind::Typedef => self.put_ident_name(cur, 0, name),
-                Kind::Struct | Kind::Union if name.is_empty() => self.write_composite(cur, indent)?,
+                Kind::Struct | Kind::Union if name.is_empty() => {
+                    self.write_composite(cur, indent)?
+                }
                 Kind::Struct | Kind::Union | Kind::Fwd => {
                     let union = kind == Kind::Union || (kind == Kind::Fwd && r.kflag());
-                    self.buf.extend_from_slice(if union { b"union " } else { b"struct " });
+                    self.buf
+                        .extend_from_slice(if union { b"union " } else { b"struct " });
                     self.put_tag_name(cur, name);
                 }
                 Kind::Enum | Kind::Enum64 if name.is_empty() => {
@@ -845,13 +880,16 @@ fn statement_name(stmt: &str) -> Option<String> {
     let flat = flat.replace("__attribute__((packed))", "");
     let flat = flat.trim().trim_end_matches(';').trim();
     if let Some(rest) = flat.strip_prefix("typedef ") {
-        if let Some(p) = rest.find("(*").or_else(|| rest.find('(').map(|p| p.saturating_sub(0))) {
+        // A function pointer typedef is named inside `(*…)`; a function typedef before `(`.
+        if let Some(p) = rest.find("(*").or_else(|| rest.find('(')) {
             let tail = if rest[p..].starts_with("(*") {
                 &rest[p + 2..]
             } else {
                 return ident_at_end(&rest[..p]).map(|n| format!("typedef {n}"));
             };
-            let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
             return Some(format!("typedef {}", &tail[..end]));
         }
         let rest = rest.split('[').next().unwrap_or(rest);

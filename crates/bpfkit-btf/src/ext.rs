@@ -235,7 +235,7 @@ fn parse_sections<T>(
         off += 8;
         let total = (n as usize)
             .checked_mul(rec_size as usize)
-            .filter(|t| off + t <= data.len())
+            .filter(|t| off.checked_add(*t).is_some_and(|end| end <= data.len()))
             .ok_or_else(|| {
                 bad(format!(
                     "section {name:?} claims {n} records of {rec_size} bytes, past the end"

@@ -113,9 +113,11 @@ impl Btf {
                     }
                 }
             }
-            Detail::Fwd { is_union } => {
-                write!(out, " fwd_kind={}", if *is_union { "union" } else { "struct" })?
-            }
+            Detail::Fwd { is_union } => write!(
+                out,
+                " fwd_kind={}",
+                if *is_union { "union" } else { "struct" }
+            )?,
             Detail::Func { proto, linkage } => {
                 write!(out, " type_id={} linkage={}", proto, func_linkage(*linkage))?
             }
@@ -125,9 +127,12 @@ impl Btf {
                     write!(out, "\n\t'{}' type_id={}", anon(a.name), a.type_id)?;
                 }
             }
-            Detail::Var { type_id, linkage } => {
-                write!(out, " type_id={}, linkage={}", type_id, var_linkage(*linkage))?
-            }
+            Detail::Var { type_id, linkage } => write!(
+                out,
+                " type_id={}, linkage={}",
+                type_id,
+                var_linkage(*linkage)
+            )?,
             Detail::Datasec { size, vars } => {
                 write!(out, " size={} vlen={}", size, t.vlen)?;
                 for v in vars {
@@ -166,7 +171,12 @@ impl Btf {
     /// Writes one type as bpftool's `-j` raw dump object (`{"id":…,"kind":…,…}`).
     pub fn write_raw_type_json(&self, out: &mut impl Write, id: u32) -> Result<()> {
         let t = self.type_by_id(id)?;
-        write!(out, "{{\"id\":{},\"kind\":\"{}\",\"name\":", id, t.kind.as_str())?;
+        write!(
+            out,
+            "{{\"id\":{},\"kind\":\"{}\",\"name\":",
+            id,
+            t.kind.as_str()
+        )?;
         json_str(out, anon(t.name))?;
         match &t.detail {
             Detail::Void => {}
@@ -194,7 +204,11 @@ impl Btf {
                     }
                     out.write_all(b"{\"name\":")?;
                     json_str(out, anon(m.name))?;
-                    write!(out, ",\"type_id\":{},\"bits_offset\":{}", m.type_id, m.bit_offset)?;
+                    write!(
+                        out,
+                        ",\"type_id\":{},\"bits_offset\":{}",
+                        m.type_id, m.bit_offset
+                    )?;
                     if m.bitfield_size != 0 {
                         write!(out, ",\"bitfield_size\":{}", m.bitfield_size)?;
                     }
@@ -238,7 +252,11 @@ impl Btf {
                 func_linkage(*linkage)
             )?,
             Detail::FuncProto(p) => {
-                write!(out, ",\"ret_type_id\":{},\"vlen\":{},\"params\":[", p.ret_type, t.vlen)?;
+                write!(
+                    out,
+                    ",\"ret_type_id\":{},\"vlen\":{},\"params\":[",
+                    p.ret_type, t.vlen
+                )?;
                 for (i, a) in p.params.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b",")?;
@@ -273,7 +291,10 @@ impl Btf {
             Detail::DeclTag {
                 type_id,
                 component_idx,
-            } => write!(out, ",\"type_id\":{type_id},\"component_idx\":{component_idx}")?,
+            } => write!(
+                out,
+                ",\"type_id\":{type_id},\"component_idx\":{component_idx}"
+            )?,
         }
         out.write_all(b"}")?;
         Ok(())

@@ -71,14 +71,20 @@ impl CoreReloKind {
     }
 
     fn is_enumval(self) -> bool {
-        matches!(self, CoreReloKind::EnumvalExists | CoreReloKind::EnumvalValue)
+        matches!(
+            self,
+            CoreReloKind::EnumvalExists | CoreReloKind::EnumvalValue
+        )
     }
 
     /// Whether a missing target gives 0 rather than poisoning the instruction.
     fn zero_when_missing(self) -> bool {
         matches!(
             self,
-            CoreReloKind::FieldExists | CoreReloKind::TypeExists | CoreReloKind::EnumvalExists | CoreReloKind::TypeMatches
+            CoreReloKind::FieldExists
+                | CoreReloKind::TypeExists
+                | CoreReloKind::EnumvalExists
+                | CoreReloKind::TypeMatches
         )
     }
 }
@@ -152,11 +158,18 @@ fn skip(btf: &Btf, id: u32) -> Result<(u32, Type<'_>)> {
 }
 
 /// Walks the local access path, returning the named steps and the final access.
-fn local_access<'a>(btf: &'a Btf, root: u32, acc: &[u32], relo: &CoreRelo) -> Result<(Vec<Step<'a>>, Access)> {
-    let first = *acc.first().ok_or_else(|| bad(relo, "empty access string"))?;
+fn local_access<'a>(
+    btf: &'a Btf,
+    root: u32,
+    acc: &[u32],
+    relo: &CoreRelo,
+) -> Result<(Vec<Step<'a>>, Access)> {
+    let first = *acc
+        .first()
+        .ok_or_else(|| bad(relo, "empty access string"))?;
     let root_size = btf.type_size(root).unwrap_or(0);
     let mut a = Access {
-        bit_offset: first as u64 * root_size * 8,
+        bit_offset: (first as u64).saturating_mul(root_size).saturating_mul(8),
         type_id: root,
         bitfield: 0,
     };
@@ -165,10 +178,17 @@ fn local_access<'a>(btf: &'a Btf, root: u32, acc: &[u32], relo: &CoreRelo) -> Re
         let (_, t) = skip(btf, a.type_id)?;
         match &t.detail {
             Detail::Composite { members, .. } => {
-                let m = members
-                    .get(i as usize)
-                    .ok_or_else(|| bad(relo, format!("member index {i} is past the {} members of [{}]", members.len(), t.id)))?;
-                a.bit_offset += m.bit_offset as u64;
+                let m = members.get(i as usize).ok_or_else(|| {
+                    bad(
+                        relo,
+                        format!(
+                            "member index {i} is past the {} members of [{}]",
+                            members.len(),
+                            t.id
+                        ),
+                    )
+                })?;
+                a.bit_offset = a.bit_offset.saturating_add(m.bit_offset as u64);
                 a.type_id = m.type_id;
                 a.bitfield = m.bitfield_size as u32;
                 // Anonymous members are transparent: targets are searched through them by name.
@@ -182,7 +202,7 @@ fn local_access<'a>(btf: &'a Btf, root: u32, acc: &[u32], relo: &CoreRelo) -> Re
             }
             Detail::Array(arr) => {
                 let esz = btf.type_size(arr.elem_type)?;
-                a.bit_offset += i as u64 * esz * 8;
+                a.bit_offset = a.bit_offset.saturating_add((i as u64).saturating_mul(esz).saturating_mul(8));
                 a.type_id = arr.elem_type;
                 a.bitfield = 0;
                 steps.push(Step {
@@ -191,7 +211,12 @@ fn local_access<'a>(btf: &'a Btf, root: u32, acc: &[u32], relo: &CoreRelo) -> Re
                     is_array: true,
                 });
             }
-            _ => return Err(bad(relo, format!("access index {i} into [{}], which is {}", t.id, t.kind))),
+            _ => {
+                return Err(bad(
+                    relo,
+                    format!("access index {i} into [{}], which is {}", t.id, t.kind),
+                ))
+            }
         }
     }
     Ok((steps, a))
@@ -213,9 +238,13 @@ fn fields_compat(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool>
     }
     Ok(match (&lt.detail, &tt.detail) {
         (Detail::Ptr { .. }, _) | (Detail::Float { .. }, _) => true,
-        (Detail::Fwd { .. }, _) | (Detail::Enum(_), _) => essential_name(lt.name) == essential_name(tt.name),
+        (Detail::Fwd { .. }, _) | (Detail::Enum(_), _) => {
+            essential_name(lt.name) == essential_name(tt.name)
+        }
         (Detail::Int(a), Detail::Int(b)) => a.offset == 0 && b.offset == 0,
-        (Detail::Array(a), Detail::Array(b)) => fields_compat(lb, a.elem_type, tb, b.elem_type, depth + 1)?,
+        (Detail::Array(a), Detail::Array(b)) => {
+            fields_compat(lb, a.elem_type, tb, b.elem_type, depth + 1)?
+        }
         _ => false,
     })
 }
@@ -229,11 +258,15 @@ fn find_member(btf: &Btf, id: u32, name: &str, depth: u32) -> Result<Option<(u64
     let (_, t) = skip(btf, id)?;
     for m in t.members() {
         if m.name == name {
-            return Ok(Some((m.bit_offset as u64, m.type_id, m.bitfield_size as u32)));
+            return Ok(Some((
+                m.bit_offset as u64,
+                m.type_id,
+                m.bitfield_size as u32,
+            )));
         }
         if m.name.is_empty() && btf.kind_of(btf.resolve_type(m.type_id)?)?.is_composite() {
             if let Some((off, ty, bf)) = find_member(btf, m.type_id, name, depth + 1)? {
-                return Ok(Some((m.bit_offset as u64 + off, ty, bf)));
+                return Ok(Some((off.saturating_add(m.bit_offset as u64), ty, bf)));
             }
         }
     }
@@ -241,30 +274,43 @@ fn find_member(btf: &Btf, id: u32, name: &str, depth: u32) -> Result<Option<(u64
 }
 
 /// Walks the named steps in the target from candidate `root`; `None` when the target lacks them.
-fn target_access(lb: &Btf, local: &Access, steps: &[Step<'_>], first: u32, tb: &Btf, root: u32) -> Result<Option<Access>> {
+fn target_access(
+    lb: &Btf,
+    local: &Access,
+    steps: &[Step<'_>],
+    first: u32,
+    tb: &Btf,
+    root: u32,
+) -> Result<Option<Access>> {
     let root_size = tb.type_size(root).unwrap_or(0);
     let mut a = Access {
-        bit_offset: first as u64 * root_size * 8,
+        bit_offset: (first as u64).saturating_mul(root_size).saturating_mul(8),
         type_id: root,
         bitfield: 0,
     };
     for s in steps {
         let (_, t) = skip(tb, a.type_id)?;
         if s.is_array {
-            let Detail::Array(arr) = &t.detail else { return Ok(None) };
+            let Detail::Array(arr) = &t.detail else {
+                return Ok(None);
+            };
             // A zero-length array is a flexible one: any index is allowed.
             if arr.nelems != 0 && s.idx >= arr.nelems {
                 return Ok(None);
             }
-            a.bit_offset += s.idx as u64 * tb.type_size(arr.elem_type)? * 8;
+            a.bit_offset = a
+                .bit_offset
+                .saturating_add((s.idx as u64).saturating_mul(tb.type_size(arr.elem_type)?).saturating_mul(8));
             a.type_id = arr.elem_type;
             a.bitfield = 0;
         } else {
             if !t.kind.is_composite() {
                 return Ok(None);
             }
-            let Some((off, ty, bf)) = find_member(tb, t.id, s.name, 0)? else { return Ok(None) };
-            a.bit_offset += off;
+            let Some((off, ty, bf)) = find_member(tb, t.id, s.name, 0)? else {
+                return Ok(None);
+            };
+            a.bit_offset = a.bit_offset.saturating_add(off);
             a.type_id = ty;
             a.bitfield = bf;
         }
@@ -291,13 +337,22 @@ fn types_compat(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> 
         return Ok(false);
     }
     Ok(match (&lt.detail, &tt.detail) {
-        (Detail::Void, _) | (Detail::Composite { .. }, _) | (Detail::Enum(_), _) | (Detail::Fwd { .. }, _) => true,
+        (Detail::Void, _)
+        | (Detail::Composite { .. }, _)
+        | (Detail::Enum(_), _)
+        | (Detail::Fwd { .. }, _) => true,
         (Detail::Float { .. }, _) => true,
         (Detail::Int(a), Detail::Int(b)) => a.offset == 0 && b.offset == 0,
-        (Detail::Ptr { type_id: a }, Detail::Ptr { type_id: b }) => types_compat(lb, *a, tb, *b, depth + 1)?,
-        (Detail::Array(a), Detail::Array(b)) => types_compat(lb, a.elem_type, tb, b.elem_type, depth + 1)?,
+        (Detail::Ptr { type_id: a }, Detail::Ptr { type_id: b }) => {
+            types_compat(lb, *a, tb, *b, depth + 1)?
+        }
+        (Detail::Array(a), Detail::Array(b)) => {
+            types_compat(lb, a.elem_type, tb, b.elem_type, depth + 1)?
+        }
         (Detail::FuncProto(a), Detail::FuncProto(b)) => {
-            if a.params.len() != b.params.len() || !types_compat(lb, a.ret_type, tb, b.ret_type, depth + 1)? {
+            if a.params.len() != b.params.len()
+                || !types_compat(lb, a.ret_type, tb, b.ret_type, depth + 1)?
+            {
                 false
             } else {
                 let mut ok = true;
@@ -332,20 +387,33 @@ fn types_match(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> {
     }
     Ok(match (&lt.detail, &tt.detail) {
         (Detail::Void, _) | (Detail::Fwd { .. }, _) => true,
-        (Detail::Ref { type_id: a }, Detail::Ref { type_id: b }) => types_match(lb, *a, tb, *b, depth + 1)?,
+        (Detail::Ref { type_id: a }, Detail::Ref { type_id: b }) => {
+            types_match(lb, *a, tb, *b, depth + 1)?
+        }
         (Detail::Int(a), Detail::Int(b)) => a.size == b.size && a.is_signed() == b.is_signed(),
         (Detail::Float { size: a }, Detail::Float { size: b }) => a == b,
         (Detail::Enum(a), Detail::Enum(b)) => {
-            a.size == b.size && a.values.iter().all(|v| b.values.iter().any(|w| essential_name(w.name) == essential_name(v.name)))
+            a.size == b.size
+                && a.values.iter().all(|v| {
+                    b.values
+                        .iter()
+                        .any(|w| essential_name(w.name) == essential_name(v.name))
+                })
         }
-        (Detail::Ptr { type_id: a }, Detail::Ptr { type_id: b }) => types_match(lb, *a, tb, *b, depth + 1)?,
-        (Detail::Array(a), Detail::Array(b)) => a.nelems == b.nelems && types_match(lb, a.elem_type, tb, b.elem_type, depth + 1)?,
+        (Detail::Ptr { type_id: a }, Detail::Ptr { type_id: b }) => {
+            types_match(lb, *a, tb, *b, depth + 1)?
+        }
+        (Detail::Array(a), Detail::Array(b)) => {
+            a.nelems == b.nelems && types_match(lb, a.elem_type, tb, b.elem_type, depth + 1)?
+        }
         (Detail::Composite { members: lm, .. }, Detail::Composite { members: tm, .. }) => {
             let mut ok = true;
             for m in lm {
                 let found = tm.iter().find(|x| x.name == m.name);
                 match found {
-                    Some(x) if m.bitfield_size == x.bitfield_size && types_match(lb, m.type_id, tb, x.type_id, depth + 1)? => {}
+                    Some(x)
+                        if m.bitfield_size == x.bitfield_size
+                            && types_match(lb, m.type_id, tb, x.type_id, depth + 1)? => {}
                     _ => {
                         ok = false;
                         break;
@@ -355,7 +423,8 @@ fn types_match(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> {
             ok
         }
         (Detail::FuncProto(a), Detail::FuncProto(b)) => {
-            let mut ok = a.params.len() == b.params.len() && types_match(lb, a.ret_type, tb, b.ret_type, depth + 1)?;
+            let mut ok = a.params.len() == b.params.len()
+                && types_match(lb, a.ret_type, tb, b.ret_type, depth + 1)?;
             if ok {
                 for (x, y) in a.params.iter().zip(&b.params) {
                     if !types_match(lb, x.type_id, tb, y.type_id, depth + 1)? {
@@ -379,7 +448,7 @@ struct FieldValue {
 
 fn field_value(btf: &Btf, a: &Access, kind: CoreReloKind, relo: &CoreRelo) -> Result<FieldValue> {
     let (_, ft) = skip(btf, a.type_id)?;
-    let type_size = btf.type_size(a.type_id).unwrap_or(0) as u32;
+    let type_size = btf.type_size(a.type_id).unwrap_or(0);
     let size_adjustable = matches!(ft.kind, Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Ptr);
     let signed = match &ft.detail {
         Detail::Int(i) => i.is_signed(),
@@ -390,43 +459,53 @@ fn field_value(btf: &Btf, a: &Access, kind: CoreReloKind, relo: &CoreRelo) -> Re
         if a.bit_offset % 8 != 0 {
             return Err(bad(relo, "field is not byte-aligned"));
         }
-        (a.bit_offset / 8, type_size, a.bit_offset, type_size * 8)
+        (a.bit_offset / 8, type_size, a.bit_offset, type_size.saturating_mul(8))
     } else {
         // The narrowest naturally aligned load, starting from the field type's width, that
         // covers the whole bitfield.
-        let mut size = type_size.max(1) as u64;
+        let mut size = type_size.clamp(1, 16);
         let bit_off = a.bit_offset;
         let bits = a.bitfield as u64;
         let mut off = bit_off / 8 / size * size;
-        while bit_off + bits - off * 8 > size * 8 {
+        while bit_off.saturating_add(bits) - off * 8 > size * 8 {
             if size >= 8 {
-                return Err(bad(relo, "bitfield cannot be read with one load of 8 bytes or less"));
+                return Err(bad(
+                    relo,
+                    "bitfield cannot be read with one load of 8 bytes or less",
+                ));
             }
             size *= 2;
             off = bit_off / 8 / size * size;
         }
-        (off, size as u32, bit_off, a.bitfield)
+        (off, size, bit_off, a.bitfield as u64)
+    };
+    let shift = |v: u64| {
+        64u64
+            .checked_sub(v)
+            .ok_or_else(|| bad(relo, format!("a field of {v} bits cannot be shifted out of a u64")))
     };
     let value = match kind {
         CoreReloKind::FieldByteOffset => byte_off,
-        CoreReloKind::FieldByteSize => byte_size as u64,
+        CoreReloKind::FieldByteSize => byte_size,
         CoreReloKind::FieldExists => 1,
         CoreReloKind::FieldSigned => signed as u64,
-        CoreReloKind::FieldLshiftU64 => 64 - (bit_off + bit_size as u64 - byte_off * 8),
-        CoreReloKind::FieldRshiftU64 => 64 - bit_size as u64,
+        CoreReloKind::FieldLshiftU64 => shift(bit_off.saturating_add(bit_size) - byte_off * 8)?,
+        CoreReloKind::FieldRshiftU64 => shift(bit_size)?,
         _ => 0,
     };
     Ok(FieldValue {
         value,
-        size: byte_size,
+        size: u32::try_from(byte_size).unwrap_or(u32::MAX),
         size_adjustable,
     })
 }
 
 /// Computes relocation `relo` of `local` against `targets` (vmlinux first, then modules).
 pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Relocation> {
-    let kind = CoreReloKind::from_u32(relo.kind).ok_or_else(|| bad(relo, format!("unknown relocation kind {}", relo.kind)))?;
-    let acc = parse_access(&relo.access).ok_or_else(|| bad(relo, format!("bad access string {:?}", relo.access)))?;
+    let kind = CoreReloKind::from_u32(relo.kind)
+        .ok_or_else(|| bad(relo, format!("unknown relocation kind {}", relo.kind)))?;
+    let acc = parse_access(&relo.access)
+        .ok_or_else(|| bad(relo, format!("bad access string {:?}", relo.access)))?;
     let root = relo.type_id;
     let local_root = local.type_by_id(root)?;
     if kind == CoreReloKind::TypeIdLocal {
@@ -445,7 +524,10 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
     let lroot = local.type_by_id(lroot_id)?;
     let _ = local_root;
     if lroot.name.is_empty() {
-        return Err(bad(relo, format!("local type [{root}] is anonymous: CO-RE needs a named type to look up")));
+        return Err(bad(
+            relo,
+            format!("local type [{root}] is anonymous: CO-RE needs a named type to look up"),
+        ));
     }
     let name = essential_name(lroot.name);
     let cand_kind = match lroot.kind {
@@ -484,9 +566,15 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
                 let i = *acc.first().unwrap_or(&0) as usize;
                 let (_, le) = skip(local, lroot_id)?;
                 let Detail::Enum(e) = &le.detail else {
-                    return Err(bad(relo, format!("enum value relocation on [{root}], which is {}", lroot.kind)));
+                    return Err(bad(
+                        relo,
+                        format!("enum value relocation on [{root}], which is {}", lroot.kind),
+                    ));
                 };
-                e.values.get(i).ok_or_else(|| bad(relo, format!("enumerator index {i} out of range")))?.value
+                e.values
+                    .get(i)
+                    .ok_or_else(|| bad(relo, format!("enumerator index {i} out of range")))?
+                    .value
             }
             _ => 0,
         };
@@ -509,14 +597,25 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
         } else if kind.is_enumval() {
             let i = *acc.first().unwrap_or(&0) as usize;
             let (_, lt) = skip(local, lroot_id)?;
-            let Detail::Enum(le) = &lt.detail else { continue };
+            let Detail::Enum(le) = &lt.detail else {
+                continue;
+            };
             let Some(lv) = le.values.get(i) else { continue };
             let (_, tt) = skip(tb, cid)?;
-            let Detail::Enum(te) = &tt.detail else { continue };
-            te.values.iter().find(|v| essential_name(v.name) == essential_name(lv.name)).map(|v| {
-                let val = if kind == CoreReloKind::EnumvalExists { 1 } else { v.value };
-                (val, 0, false)
-            })
+            let Detail::Enum(te) = &tt.detail else {
+                continue;
+            };
+            te.values
+                .iter()
+                .find(|v| essential_name(v.name) == essential_name(lv.name))
+                .map(|v| {
+                    let val = if kind == CoreReloKind::EnumvalExists {
+                        1
+                    } else {
+                        v.value
+                    };
+                    (val, 0, false)
+                })
         } else if kind == CoreReloKind::TypeMatches {
             types_match(local, lroot_id, tb, cid, 0)?.then_some((1, 0, false))
         } else if types_compat(local, lroot_id, tb, cid, 0)? {
@@ -530,7 +629,9 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
         } else {
             None
         };
-        let Some((v, size, adj)) = computed else { continue };
+        let Some((v, size, adj)) = computed else {
+            continue;
+        };
         match &result {
             None => result = Some((v, size, adj, (ti, cid))),
             // TYPE_ID_TARGET differs for every candidate by nature; the first one wins.
@@ -602,10 +703,19 @@ fn size_bytes(code: u8) -> u32 {
 /// is an integer), and 64-bit immediate loads. The instruction must hold the local value.
 /// [`Relocation::Poison`] turns it into a call of helper [`POISON_HELPER`].
 pub fn patch_insn(insns: &mut [u8], idx: usize, reloc: &Relocation) -> Result<()> {
-    let err = |detail: String| Error::Patch { insn_idx: idx, detail };
-    let start = idx.checked_mul(8).filter(|s| s + 8 <= insns.len()).ok_or_else(|| {
-        err(format!("past the end of the program ({} instructions)", insns.len() / 8))
-    })?;
+    let err = |detail: String| Error::Patch {
+        insn_idx: idx,
+        detail,
+    };
+    let start = idx
+        .checked_mul(8)
+        .filter(|s| s.checked_add(16).is_some() && s + 8 <= insns.len())
+        .ok_or_else(|| {
+            err(format!(
+                "past the end of the program ({} instructions)",
+                insns.len() / 8
+            ))
+        })?;
     let insn = &mut insns[start..start + 8];
     let code = insn[0];
     let is_ldimm64 = code == (BPF_LD | BPF_IMM | BPF_DW);
@@ -638,11 +748,15 @@ pub fn patch_insn(insns: &mut [u8], idx: usize, reloc: &Relocation) -> Result<()
     match class {
         BPF_ALU | BPF_ALU64 => {
             if code & 0x08 != BPF_K {
-                return Err(err(format!("ALU instruction {code:#04x} has no immediate to relocate")));
+                return Err(err(format!(
+                    "ALU instruction {code:#04x} has no immediate to relocate"
+                )));
             }
             let imm = i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
             if imm as i64 as u64 != local && imm as u32 as u64 != local {
-                return Err(err(format!("immediate is {imm}, expected the local value {local}")));
+                return Err(err(format!(
+                    "immediate is {imm}, expected the local value {local}"
+                )));
             }
             let new = i32::try_from(target as i64)
                 .or_else(|_| u32::try_from(target).map(|v| v as i32))
@@ -652,9 +766,12 @@ pub fn patch_insn(insns: &mut [u8], idx: usize, reloc: &Relocation) -> Result<()
         BPF_LDX | BPF_ST | BPF_STX if code & 0xe0 == BPF_MEM => {
             let off = i16::from_le_bytes([insn[2], insn[3]]);
             if off as i64 as u64 != local {
-                return Err(err(format!("offset is {off}, expected the local value {local}")));
+                return Err(err(format!(
+                    "offset is {off}, expected the local value {local}"
+                )));
             }
-            let new = i16::try_from(target).map_err(|_| err(format!("offset {target} does not fit 16 bits")))?;
+            let new = i16::try_from(target)
+                .map_err(|_| err(format!("offset {target} does not fit 16 bits")))?;
             insn[2..4].copy_from_slice(&new.to_le_bytes());
             if target_size != local_size && target_size != 0 {
                 if size_bytes(code) != local_size {
@@ -674,14 +791,26 @@ pub fn patch_insn(insns: &mut [u8], idx: usize, reloc: &Relocation) -> Result<()
                 .get(start + 8..start + 16)
                 .ok_or_else(|| err("64-bit immediate load without its second half".into()))?;
             let hi = u32::from_le_bytes([second[4], second[5], second[6], second[7]]) as u64;
-            let lo = u32::from_le_bytes([insns[start + 4], insns[start + 5], insns[start + 6], insns[start + 7]]) as u64;
+            let lo = u32::from_le_bytes([
+                insns[start + 4],
+                insns[start + 5],
+                insns[start + 6],
+                insns[start + 7],
+            ]) as u64;
             if (hi << 32 | lo) != local {
-                return Err(err(format!("64-bit immediate is {}, expected the local value {local}", hi << 32 | lo)));
+                return Err(err(format!(
+                    "64-bit immediate is {}, expected the local value {local}",
+                    hi << 32 | lo
+                )));
             }
             insns[start + 4..start + 8].copy_from_slice(&(target as u32).to_le_bytes());
             insns[start + 12..start + 16].copy_from_slice(&((target >> 32) as u32).to_le_bytes());
         }
-        _ => return Err(err(format!("instruction {code:#04x} cannot carry a CO-RE relocation"))),
+        _ => {
+            return Err(err(format!(
+                "instruction {code:#04x} cannot carry a CO-RE relocation"
+            )))
+        }
     }
     Ok(())
 }

@@ -37,7 +37,11 @@ fn layout_asserts(btf: &Btf, min_records: usize) -> String {
     let mut count = std::collections::HashMap::<&str, u32>::new();
     for t in btf.types() {
         let t = t.unwrap();
-        if matches!(t.kind, Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Fwd) && !t.name.is_empty() {
+        if matches!(
+            t.kind,
+            Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Fwd
+        ) && !t.name.is_empty()
+        {
             *count.entry(t.name).or_default() += 1;
         }
     }
@@ -53,9 +57,16 @@ fn layout_asserts(btf: &Btf, min_records: usize) -> String {
         if t.name.is_empty() || count[t.name] != 1 {
             continue;
         }
-        let Detail::Composite { size, members } = &t.detail else { continue };
+        let Detail::Composite { size, members } = &t.detail else {
+            continue;
+        };
         n += 1;
-        writeln!(s, "_Static_assert(sizeof({kw} {}) == {size}, \"size of {}\");", t.name, t.name).unwrap();
+        writeln!(
+            s,
+            "_Static_assert(sizeof({kw} {}) == {size}, \"size of {}\");",
+            t.name, t.name
+        )
+        .unwrap();
         for m in members {
             if m.name.is_empty() || m.bitfield_size != 0 || m.bit_offset % 8 != 0 {
                 continue;
@@ -97,9 +108,20 @@ fn vmlinux_header_declares_the_same_named_types_as_bpftool() {
     let mut h = Vec::new();
     btf.dump_c(&mut h).unwrap();
     let ours = declared_names(&String::from_utf8(h).unwrap());
-    let peer = common::bpftool(&["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"]);
+    let peer = common::bpftool(&[
+        "btf",
+        "dump",
+        "file",
+        "/sys/kernel/btf/vmlinux",
+        "format",
+        "c",
+    ]);
     let peer = declared_names(&String::from_utf8(peer).unwrap());
-    assert!(peer.len() > 10_000, "bpftool declared only {} names", peer.len());
+    assert!(
+        peer.len() > 10_000,
+        "bpftool declared only {} names",
+        peer.len()
+    );
     let only_ours: BTreeSet<_> = ours.difference(&peer).take(20).collect();
     let only_peer: BTreeSet<_> = peer.difference(&ours).take(20).collect();
     assert!(
@@ -115,7 +137,13 @@ fn object_header_compiles_with_exact_layout() {
     let mut h = Vec::new();
     btf.dump_c(&mut h).unwrap();
     let text = String::from_utf8(h.clone()).unwrap();
-    for needle in ["__attribute__((packed))", ": 3;", "(*fns[4])(int, char *)", "enum small {", "double d;"] {
+    for needle in [
+        "__attribute__((packed))",
+        ": 3;",
+        "(*fns[4])(int, char *)",
+        "enum small {",
+        "double d;",
+    ] {
         assert!(text.contains(needle), "header lacks {needle:?}:\n{text}");
     }
     let dir = scratch_dir("object");

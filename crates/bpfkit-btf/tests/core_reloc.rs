@@ -5,11 +5,22 @@ mod common;
 use bpfkit_btf::*;
 
 fn member<'a>(name: &'a str, type_id: u32, bit_offset: u32, bitfield_size: u8) -> NewMember<'a> {
-    NewMember { name, type_id, bit_offset, bitfield_size }
+    NewMember {
+        name,
+        type_id,
+        bit_offset,
+        bitfield_size,
+    }
 }
 
 fn relo(type_id: u32, access: &str, kind: CoreReloKind) -> CoreRelo {
-    CoreRelo { insn_off: 0, type_id, access_str_off: 0, access: access.into(), kind: kind as u32 }
+    CoreRelo {
+        insn_off: 0,
+        type_id,
+        access_str_off: 0,
+        access: access.into(),
+        kind: kind as u32,
+    }
 }
 
 /// Local: `struct task___v1 { int pid; long missing; }`, `enum e { A = 1, B = 2 }`.
@@ -18,7 +29,11 @@ fn local_btf() -> (Btf, u32, u32) {
     let int = b.add_int("int", 4, INT_SIGNED).unwrap();
     let long = b.add_int("long", 8, INT_SIGNED).unwrap();
     let task = b
-        .add_struct("task___v1", 16, &[member("pid", int, 0, 0), member("missing", long, 64, 0)])
+        .add_struct(
+            "task___v1",
+            16,
+            &[member("pid", int, 0, 0), member("missing", long, 64, 0)],
+        )
         .unwrap();
     let e = b.add_enum("e", 4, false, &[("A", 1), ("B", 2)]).unwrap();
     (b.build().unwrap(), task, e)
@@ -34,11 +49,16 @@ fn target_btf(extra_flavour_offset: Option<u32>) -> Btf {
     b.add_struct(
         "task",
         16,
-        &[member("pad", arr, 0, 0), member("flags", ushort, 64 + 5, 3), member("pid", int, 96, 0)],
+        &[
+            member("pad", arr, 0, 0),
+            member("flags", ushort, 64 + 5, 3),
+            member("pid", int, 96, 0),
+        ],
     )
     .unwrap();
     if let Some(off) = extra_flavour_offset {
-        b.add_struct("task___other", 16, &[member("pid", int, off, 0)]).unwrap();
+        b.add_struct("task___other", 16, &[member("pid", int, off, 0)])
+            .unwrap();
     }
     b.add_enum("e", 4, false, &[("B", 7)]).unwrap();
     b.build().unwrap()
@@ -56,22 +76,76 @@ fn field_type_and_enum_relocations_against_built_btf() {
     let (local, task, e) = local_btf();
     let target = target_btf(None);
     let t = [&target];
-    assert_eq!(value(relocate(&local, &relo(task, "0:0", CoreReloKind::FieldByteOffset), &t).unwrap()), (0, 12));
-    assert_eq!(value(relocate(&local, &relo(task, "0:0", CoreReloKind::FieldByteSize), &t).unwrap()), (4, 4));
-    assert_eq!(value(relocate(&local, &relo(task, "0:0", CoreReloKind::FieldSigned), &t).unwrap()), (1, 1));
-    assert_eq!(value(relocate(&local, &relo(task, "0:1", CoreReloKind::FieldExists), &t).unwrap()), (1, 0));
-    assert_eq!(relocate(&local, &relo(task, "0:1", CoreReloKind::FieldByteOffset), &t).unwrap(), Relocation::Poison);
-    assert_eq!(value(relocate(&local, &relo(task, "0", CoreReloKind::TypeExists), &t).unwrap()), (1, 1));
-    assert_eq!(value(relocate(&local, &relo(task, "0", CoreReloKind::TypeSize), &t).unwrap()), (16, 16));
-    assert_eq!(value(relocate(&local, &relo(task, "0", CoreReloKind::TypeIdLocal), &t).unwrap()), (task as u64, task as u64));
+    assert_eq!(
+        value(
+            relocate(
+                &local,
+                &relo(task, "0:0", CoreReloKind::FieldByteOffset),
+                &t
+            )
+            .unwrap()
+        ),
+        (0, 12)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0:0", CoreReloKind::FieldByteSize), &t).unwrap()),
+        (4, 4)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0:0", CoreReloKind::FieldSigned), &t).unwrap()),
+        (1, 1)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0:1", CoreReloKind::FieldExists), &t).unwrap()),
+        (1, 0)
+    );
+    assert_eq!(
+        relocate(
+            &local,
+            &relo(task, "0:1", CoreReloKind::FieldByteOffset),
+            &t
+        )
+        .unwrap(),
+        Relocation::Poison
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0", CoreReloKind::TypeExists), &t).unwrap()),
+        (1, 1)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0", CoreReloKind::TypeSize), &t).unwrap()),
+        (16, 16)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0", CoreReloKind::TypeIdLocal), &t).unwrap()),
+        (task as u64, task as u64)
+    );
     let target_id = target.find_by_name_kind("task", Kind::Struct).unwrap();
-    assert_eq!(value(relocate(&local, &relo(task, "0", CoreReloKind::TypeIdTarget), &t).unwrap()), (task as u64, target_id as u64));
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0", CoreReloKind::TypeIdTarget), &t).unwrap()),
+        (task as u64, target_id as u64)
+    );
     // The target lacks `missing`, so the types do not match member for member.
-    assert_eq!(value(relocate(&local, &relo(task, "0", CoreReloKind::TypeMatches), &t).unwrap()), (1, 0));
-    assert_eq!(value(relocate(&local, &relo(e, "1", CoreReloKind::EnumvalValue), &t).unwrap()), (2, 7));
-    assert_eq!(value(relocate(&local, &relo(e, "1", CoreReloKind::EnumvalExists), &t).unwrap()), (1, 1));
-    assert_eq!(value(relocate(&local, &relo(e, "0", CoreReloKind::EnumvalExists), &t).unwrap()), (1, 0));
-    assert_eq!(relocate(&local, &relo(e, "0", CoreReloKind::EnumvalValue), &t).unwrap(), Relocation::Poison);
+    assert_eq!(
+        value(relocate(&local, &relo(task, "0", CoreReloKind::TypeMatches), &t).unwrap()),
+        (1, 0)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(e, "1", CoreReloKind::EnumvalValue), &t).unwrap()),
+        (2, 7)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(e, "1", CoreReloKind::EnumvalExists), &t).unwrap()),
+        (1, 1)
+    );
+    assert_eq!(
+        value(relocate(&local, &relo(e, "0", CoreReloKind::EnumvalExists), &t).unwrap()),
+        (1, 0)
+    );
+    assert_eq!(
+        relocate(&local, &relo(e, "0", CoreReloKind::EnumvalValue), &t).unwrap(),
+        Relocation::Poison
+    );
 }
 
 #[test]
@@ -93,10 +167,25 @@ fn bitfield_shifts_and_load_size() {
 fn ambiguous_candidates_are_an_error_and_agreeing_ones_are_not() {
     let (local, task, _) = local_btf();
     let disagree = target_btf(Some(0));
-    let err = relocate(&local, &relo(task, "0:0", CoreReloKind::FieldByteOffset), &[&disagree]).unwrap_err();
+    let err = relocate(
+        &local,
+        &relo(task, "0:0", CoreReloKind::FieldByteOffset),
+        &[&disagree],
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("ambiguous"), "{err}");
     let agree = target_btf(Some(96));
-    assert_eq!(value(relocate(&local, &relo(task, "0:0", CoreReloKind::FieldByteOffset), &[&agree]).unwrap()), (0, 12));
+    assert_eq!(
+        value(
+            relocate(
+                &local,
+                &relo(task, "0:0", CoreReloKind::FieldByteOffset),
+                &[&agree]
+            )
+            .unwrap()
+        ),
+        (0, 12)
+    );
 }
 
 #[test]
@@ -116,7 +205,11 @@ fn patching_instructions() {
         matched: None,
     };
     patch_insn(&mut insns, 0, &v(0, 12, 4, 8)).unwrap();
-    assert_eq!(&insns[0..4], &[0x79, 0x21, 12, 0], "offset 12 and a u64 load");
+    assert_eq!(
+        &insns[0..4],
+        &[0x79, 0x21, 12, 0],
+        "offset 12 and a u64 load"
+    );
     patch_insn(&mut insns, 1, &v(4, 0x1234, 0, 0)).unwrap();
     assert_eq!(&insns[12..16], &0x1234i32.to_le_bytes());
     patch_insn(&mut insns, 2, &v(16, 0x1_0000_0002, 0, 0)).unwrap();
@@ -133,13 +226,30 @@ fn patching_instructions() {
 #[test]
 fn vmlinux_task_struct_pid_offset() {
     let vmlinux = Btf::vmlinux().unwrap();
-    let ts = vmlinux.find_by_name_kind("task_struct", Kind::Struct).unwrap();
-    let pid = vmlinux.type_by_id(ts).unwrap().members().iter().find(|m| m.name == "pid").unwrap().bit_offset / 8;
+    let ts = vmlinux
+        .find_by_name_kind("task_struct", Kind::Struct)
+        .unwrap();
+    let pid = vmlinux
+        .type_by_id(ts)
+        .unwrap()
+        .members()
+        .iter()
+        .find(|m| m.name == "pid")
+        .unwrap()
+        .bit_offset
+        / 8;
     let mut b = BtfBuilder::new();
     let int = b.add_int("int", 4, INT_SIGNED).unwrap();
-    let local_ts = b.add_struct("task_struct___mine", 4, &[member("pid", int, 0, 0)]).unwrap();
+    let local_ts = b
+        .add_struct("task_struct___mine", 4, &[member("pid", int, 0, 0)])
+        .unwrap();
     let local = b.build().unwrap();
-    let r = relocate(&local, &relo(local_ts, "0:0", CoreReloKind::FieldByteOffset), &[&vmlinux]).unwrap();
+    let r = relocate(
+        &local,
+        &relo(local_ts, "0:0", CoreReloKind::FieldByteOffset),
+        &[&vmlinux],
+    )
+    .unwrap();
     assert_eq!(value(r), (0, pid as u64));
 }
 
@@ -153,7 +263,9 @@ fn clang_object_relocations_are_consistent_with_its_instructions() {
     assert!(relos.len() >= 8, "only {} relocations", relos.len());
     assert!(!ext.func_info_of(sec).is_empty());
     let li = ext.line_info_of(sec);
-    assert!(li.iter().any(|l| l.file_name(&btf).unwrap().ends_with("btf_kinds.bpf.c") && l.line > 0));
+    assert!(li
+        .iter()
+        .any(|l| l.file_name(&btf).unwrap().ends_with("btf_kinds.bpf.c") && l.line > 0));
     let text = common::elf_section(&obj, sec);
     let vmlinux = Btf::vmlinux().unwrap();
     let mut kinds = std::collections::BTreeSet::new();
@@ -161,7 +273,9 @@ fn clang_object_relocations_are_consistent_with_its_instructions() {
         kinds.insert(r.kind);
         // Against its own BTF, every relocation is the identity, and the instruction holds it.
         let own = relocate(&btf, r, &[&btf]).unwrap();
-        let Relocation::Value { local, target, .. } = own.clone() else { panic!("{r:?} poisoned against itself") };
+        let Relocation::Value { local, target, .. } = own.clone() else {
+            panic!("{r:?} poisoned against itself")
+        };
         assert_eq!(local, target, "{r:?}");
         let mut copy = text.clone();
         patch_insn(&mut copy, (r.insn_off / 8) as usize, &own).unwrap();
@@ -184,10 +298,24 @@ fn sanitize_rewrites_newer_kinds() {
     for id in 1..=btf.len() {
         let k = old.kind_of(id).unwrap();
         assert!(
-            !matches!(k, Kind::Func | Kind::FuncProto | Kind::Var | Kind::Datasec | Kind::Float | Kind::DeclTag | Kind::TypeTag | Kind::Enum64),
+            !matches!(
+                k,
+                Kind::Func
+                    | Kind::FuncProto
+                    | Kind::Var
+                    | Kind::Datasec
+                    | Kind::Float
+                    | Kind::DeclTag
+                    | Kind::TypeTag
+                    | Kind::Enum64
+            ),
             "[{id}] is still {k}"
         );
-        assert!(!old.name_of(id).unwrap().contains('.'), "[{id}] {}", old.name_of(id).unwrap());
+        assert!(
+            !old.name_of(id).unwrap().contains('.'),
+            "[{id}] {}",
+            old.name_of(id).unwrap()
+        );
     }
     // 5.2 has FUNC and DATASEC but only static functions and no DECL_TAG.
     let mid = btf.sanitize(&Features::for_kernel(5, 2)).unwrap();
@@ -210,24 +338,62 @@ fn builder_round_trip_and_edits() {
     let mut b = BtfBuilder::new();
     let int = b.add_int("int", 4, INT_SIGNED).unwrap();
     let var = b.add_var("counter", int, VarLinkage::Global).unwrap();
-    let sec = b.add_datasec(".bss", 0, &[VarSecinfo { type_id: var, offset: 0, size: 0 }]).unwrap();
+    let sec = b
+        .add_datasec(
+            ".bss",
+            0,
+            &[VarSecinfo {
+                type_id: var,
+                offset: 0,
+                size: 0,
+            }],
+        )
+        .unwrap();
     let big = b.add_enum("big", 8, false, &[("HUGE", 1 << 40)]).unwrap();
     let proto = b.add_func_proto(int, &[("x", int), ("", 0)]).unwrap();
     let f = b.add_func("f", proto, FuncLinkage::Global).unwrap();
-    b.set_datasec(sec, 4, &[VarSecinfo { type_id: var, offset: 0, size: 4 }]).unwrap();
+    b.set_datasec(
+        sec,
+        4,
+        &[VarSecinfo {
+            type_id: var,
+            offset: 0,
+            size: 4,
+        }],
+    )
+    .unwrap();
     assert!(b.set_datasec(int, 4, &[]).is_err());
     let btf = b.build().unwrap();
     let t = btf.type_by_id(sec).unwrap();
-    assert_eq!(t.detail, Detail::Datasec { size: 4, vars: vec![VarSecinfo { type_id: var, offset: 0, size: 4 }] });
-    let Detail::Enum(e) = btf.type_by_id(big).unwrap().detail else { panic!() };
+    assert_eq!(
+        t.detail,
+        Detail::Datasec {
+            size: 4,
+            vars: vec![VarSecinfo {
+                type_id: var,
+                offset: 0,
+                size: 4
+            }]
+        }
+    );
+    let Detail::Enum(e) = btf.type_by_id(big).unwrap().detail else {
+        panic!()
+    };
     assert!(e.is64);
     assert_eq!(e.values[0].value, 1 << 40);
-    let Detail::Func { linkage, .. } = btf.type_by_id(f).unwrap().detail else { panic!() };
+    let Detail::Func { linkage, .. } = btf.type_by_id(f).unwrap().detail else {
+        panic!()
+    };
     assert_eq!(linkage, FuncLinkage::Global);
     let again = BtfBuilder::from_btf(&btf).unwrap().to_bytes();
     assert_eq!(again, btf.as_bytes());
     let mut raw = Vec::new();
     btf.dump_raw(&mut raw).unwrap();
     let raw = String::from_utf8(raw).unwrap();
-    assert!(raw.contains("[4] ENUM64 'big' encoding=UNSIGNED size=8 vlen=1\n\t'HUGE' val=1099511627776ULL"), "{raw}");
+    assert!(
+        raw.contains(
+            "[4] ENUM64 'big' encoding=UNSIGNED size=8 vlen=1\n\t'HUGE' val=1099511627776ULL"
+        ),
+        "{raw}"
+    );
 }

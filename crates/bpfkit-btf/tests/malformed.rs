@@ -28,11 +28,17 @@ const fn info(kind: u32, vlen: u32) -> u32 {
 #[test]
 fn bad_headers() {
     assert!(matches!(Btf::parse(b""), Err(Error::Truncated { .. })));
-    assert!(matches!(Btf::parse(&[0x12, 0x34, 1, 0]), Err(Error::BadMagic { found: 0x3412, .. })));
+    assert!(matches!(
+        Btf::parse(&[0x12, 0x34, 1, 0]),
+        Err(Error::BadMagic { found: 0x3412, .. })
+    ));
     let mut v = header(0, 1);
     v.push(0);
     v[2] = 2;
-    assert!(matches!(Btf::parse(&v), Err(Error::BadHeader { .. })), "version 2");
+    assert!(
+        matches!(Btf::parse(&v), Err(Error::BadHeader { .. })),
+        "version 2"
+    );
     let mut v = header(100, 1);
     v.push(0);
     let e = Btf::parse(&v).unwrap_err();
@@ -40,7 +46,10 @@ fn bad_headers() {
     let mut v = header(0, 1);
     v[4] = 8;
     v.push(0);
-    assert!(matches!(Btf::parse(&v), Err(Error::BadHeader { .. })), "short hdr_len");
+    assert!(
+        matches!(Btf::parse(&v), Err(Error::BadHeader { .. })),
+        "short hdr_len"
+    );
     // String section without the leading empty string, or without a final NUL.
     assert!(Btf::parse(&btf_from(&[], b"a\0")).is_err());
     assert!(Btf::parse(&btf_from(&[], b"\0a")).is_err());
@@ -60,10 +69,16 @@ fn bad_types() {
     assert!(matches!(e, Error::Truncated { .. }), "{e}");
     // A member name out of range is found when the type is decoded.
     let btf = Btf::parse(&btf_from(&[0, info(4, 1), 4, 77, 0, 0], b"\0")).unwrap();
-    assert!(matches!(btf.type_by_id(1), Err(Error::BadString { offset: 77, .. })));
+    assert!(matches!(
+        btf.type_by_id(1),
+        Err(Error::BadString { offset: 77, .. })
+    ));
     assert!(btf.dump_raw(&mut Vec::new()).is_err());
     // Ids out of range.
-    assert!(matches!(btf.type_by_id(2), Err(Error::TypeIdOutOfRange { id: 2, max: 1 })));
+    assert!(matches!(
+        btf.type_by_id(2),
+        Err(Error::TypeIdOutOfRange { id: 2, max: 1 })
+    ));
     assert!(btf.name_of(u32::MAX).is_err());
 }
 
@@ -103,7 +118,10 @@ fn type_loops_are_errors() {
         7,
     ];
     let btf = Btf::parse(&btf_from(&types, b"\0a\0b\0s\0x\0")).unwrap();
-    assert!(matches!(btf.resolve_type(1), Err(Error::TypeLoop { id: 1 })));
+    assert!(matches!(
+        btf.resolve_type(1),
+        Err(Error::TypeLoop { id: 1 })
+    ));
     assert!(matches!(btf.resolve_type(7), Err(Error::TypeLoop { .. })));
     assert!(btf.type_size(4).is_err());
     assert!(btf.type_size(1).is_err());
@@ -117,7 +135,10 @@ fn type_loops_are_errors() {
 #[test]
 fn bad_ext() {
     let btf = Btf::parse(&btf_from(&[], b"\0sec\0")).unwrap();
-    assert!(matches!(BtfExt::parse(b"\x00\x00\x01\x00", &btf), Err(Error::Truncated { .. })));
+    assert!(matches!(
+        BtfExt::parse(b"\x00\x00\x01\x00", &btf),
+        Err(Error::Truncated { .. })
+    ));
     let mut ext = vec![0x9f, 0xeb, 1, 0];
     for w in [32u32, 0, 12, 12, 0, 24, 0] {
         ext.extend_from_slice(&w.to_le_bytes());
@@ -134,7 +155,10 @@ fn bad_ext() {
     // Section name offset out of range.
     ext[32..36].copy_from_slice(&8u32.to_le_bytes());
     ext[36..40].copy_from_slice(&500u32.to_le_bytes());
-    assert!(matches!(BtfExt::parse(&ext, &btf), Err(Error::BadString { offset: 500, .. })));
+    assert!(matches!(
+        BtfExt::parse(&ext, &btf),
+        Err(Error::BadString { offset: 500, .. })
+    ));
 }
 
 /// Every single-byte corruption of a real object's BTF either parses or errors, and whatever
@@ -176,4 +200,42 @@ fn corrupted_object_btf_never_panics() {
         let _ = BtfExt::parse(&e, &base);
     }
     assert!(parsed > 200, "only {parsed} corrupted inputs parsed");
+}
+
+/// Split BTF: ids continue after the base, string offsets past the base's strings are the
+/// split's own, and lookups search the base first.
+#[test]
+fn split_btf_on_a_base() {
+    let mut b = BtfBuilder::new();
+    let int = b.add_int("int", 4, INT_SIGNED).unwrap();
+    b.add_struct("shared", 4, &[NewMember { name: "v", type_id: int, bit_offset: 0, bitfield_size: 0 }]).unwrap();
+    let base = b.build().unwrap();
+    let base_strs = base.string_section().len() as u32;
+    // [3] ptr -> [1]; [4] struct mod_only { int *p; } named at offset base_strs + 1.
+    let strings = b"\0mod_only\0p\0";
+    let types = [0, info(2, 0), 1, base_strs + 1, info(4, 1), 8, base_strs + 10, 3, 0];
+    let split = Btf::parse_split(&btf_from(&types, strings), &base).unwrap();
+    assert_eq!(split.start_id(), 3);
+    assert_eq!(split.len(), 4);
+    assert_eq!(split.find_by_name_kind("mod_only", Kind::Struct), Some(4));
+    assert_eq!(split.find_by_name_kind("shared", Kind::Struct), Some(2));
+    let t = split.type_by_id(4).unwrap();
+    assert_eq!(t.members()[0].name, "p");
+    assert_eq!(split.name_of(split.resolve_type(1).unwrap()).unwrap(), "int");
+    let mut raw = Vec::new();
+    split.dump_raw(&mut raw).unwrap();
+    assert_eq!(
+        String::from_utf8(raw).unwrap(),
+        "[3] PTR '(anon)' type_id=1\n[4] STRUCT 'mod_only' size=8 vlen=1\n\t'p' type_id=3 bits_offset=0\n"
+    );
+    let mut c = Vec::new();
+    split.dump_c(&mut c).unwrap();
+    let c = String::from_utf8(c).unwrap();
+    assert!(c.contains("struct mod_only {\n\tint *p;\n};"), "{c}");
+    assert!(!c.contains("struct shared"), "only what the split types need comes from the base:\n{c}");
+    // The same bytes from shared storage parse the same.
+    let shared: SharedBytes = std::sync::Arc::new(btf_from(&types, strings));
+    assert_eq!(Btf::from_shared_split(shared, &base).unwrap().len(), 4);
+    // Without the base, the name offsets are out of range.
+    assert!(Btf::parse(&btf_from(&types, strings)).is_err());
 }

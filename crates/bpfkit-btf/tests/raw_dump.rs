@@ -11,7 +11,11 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
             return format!("line {}: ours {x:?}, bpftool {y:?}", i + 1);
         }
     }
-    format!("lengths differ: ours {} lines, bpftool {}", a.lines().count(), b.lines().count())
+    format!(
+        "lengths differ: ours {} lines, bpftool {}",
+        a.lines().count(),
+        b.lines().count()
+    )
 }
 
 #[test]
@@ -19,11 +23,26 @@ fn vmlinux_raw_text_and_json_identical_to_bpftool() {
     let btf = Btf::vmlinux().unwrap();
     let mut ours = Vec::new();
     btf.dump_raw(&mut ours).unwrap();
-    let peer = common::bpftool(&["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"]);
+    let peer = common::bpftool(&[
+        "btf",
+        "dump",
+        "file",
+        "/sys/kernel/btf/vmlinux",
+        "format",
+        "raw",
+    ]);
     assert!(ours == peer, "{}", first_difference(&ours, &peer));
     let mut ours = Vec::new();
     btf.dump_raw_json(&mut ours).unwrap();
-    let peer = common::bpftool(&["-j", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"]);
+    let peer = common::bpftool(&[
+        "-j",
+        "btf",
+        "dump",
+        "file",
+        "/sys/kernel/btf/vmlinux",
+        "format",
+        "raw",
+    ]);
     assert!(ours == peer, "{}", first_difference(&ours, &peer));
 }
 
@@ -33,10 +52,24 @@ fn object_raw_identical_to_bpftool() {
     let btf = Btf::parse(&common::elf_section(&obj, ".BTF")).unwrap();
     let mut ours = Vec::new();
     btf.dump_raw(&mut ours).unwrap();
-    let peer = common::bpftool(&["btf", "dump", "file", obj.to_str().unwrap(), "format", "raw"]);
+    let peer = common::bpftool(&[
+        "btf",
+        "dump",
+        "file",
+        obj.to_str().unwrap(),
+        "format",
+        "raw",
+    ]);
     assert!(ours == peer, "{}", first_difference(&ours, &peer));
     let text = String::from_utf8(ours).unwrap();
-    for kind in ["DECL_TAG", "TYPE_TAG", "FLOAT", "DATASEC", "FUNC_PROTO", "bitfield_size"] {
+    for kind in [
+        "DECL_TAG",
+        "TYPE_TAG",
+        "FLOAT",
+        "DATASEC",
+        "FUNC_PROTO",
+        "bitfield_size",
+    ] {
         assert!(text.contains(kind), "fixture BTF lacks {kind}");
     }
 }

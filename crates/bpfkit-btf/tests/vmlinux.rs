@@ -6,11 +6,17 @@ use bpfkit_btf::{Btf, Detail, Kind};
 fn vmlinux_task_struct_lookup_and_decode() {
     let btf = Btf::vmlinux().expect("parse /sys/kernel/btf/vmlinux");
     assert!(btf.len() > 10_000, "vmlinux has {} types", btf.len());
-    let id = btf.find_by_name_kind("task_struct", Kind::Struct).expect("task_struct");
+    let id = btf
+        .find_by_name_kind("task_struct", Kind::Struct)
+        .expect("task_struct");
     let t = btf.type_by_id(id).unwrap();
     assert_eq!(t.name, "task_struct");
     assert_eq!(t.kind, Kind::Struct);
-    let pid = t.members().iter().find(|m| m.name == "pid").expect("task_struct.pid");
+    let pid = t
+        .members()
+        .iter()
+        .find(|m| m.name == "pid")
+        .expect("task_struct.pid");
     assert_eq!(btf.type_size(pid.type_id).unwrap(), 4);
     assert_eq!(btf.type_size(id).unwrap(), t.size().unwrap() as u64);
     // The second lookup goes through the hash index and must agree with the scan.

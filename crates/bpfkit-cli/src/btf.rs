@@ -25,7 +25,9 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
         println!("{HELP}");
         Ok(())
     } else {
-        Err(crate::output::usage(format!("unknown btf command '{verb}'\n{HELP}")))
+        Err(crate::output::usage(format!(
+            "unknown btf command '{verb}'\n{HELP}"
+        )))
     }
 }
 
@@ -38,16 +40,20 @@ const HELP: &str = "Usage: bpfkit btf { show | list } [id BTF_ID]
 
 /// Loads a kernel BTF object by id; module BTF (split) is parsed on top of vmlinux.
 pub fn load_btf(id: u32) -> Result<Btf, CliError> {
-    let fd = get_fd_by_id(ObjKind::Btf, id).map_err(|e| {
+    let fd = get_fd_by_id(ObjKind::Btf, id)
+        .map_err(|e| fail(format!("get btf by id ({id}): {}", target::sys_err(&e))))?;
+    let info = bpfkit_sys::btf::btf_info(fd.as_fd()).map_err(|e| {
         fail(format!(
-            "get btf by id ({id}): {}",
+            "can't get BTF object info: {}",
             target::sys_err(&e)
         ))
     })?;
-    let info = bpfkit_sys::btf::btf_info(fd.as_fd())
-        .map_err(|e| fail(format!("can't get BTF object info: {}", target::sys_err(&e))))?;
-    let raw = bpfkit_sys::btf::btf_raw(fd.as_fd())
-        .map_err(|e| fail(format!("can't read BTF object {id}: {}", target::sys_err(&e))))?;
+    let raw = bpfkit_sys::btf::btf_raw(fd.as_fd()).map_err(|e| {
+        fail(format!(
+            "can't read BTF object {id}: {}",
+            target::sys_err(&e)
+        ))
+    })?;
     parse_maybe_split(raw, info.kernel_btf && info.name != "vmlinux")
 }
 
@@ -60,8 +66,9 @@ fn parse_maybe_split(raw: Vec<u8>, split: bool) -> Result<Btf, CliError> {
         Ok(b) => Ok(b),
         // Program BTF made against a module or vmlinux may be split too.
         Err(first) => match Btf::vmlinux() {
-            Ok(base) => Btf::parse_split(&raw, &base)
-                .map_err(|_| fail(format!("can't parse BTF: {first}"))),
+            Ok(base) => {
+                Btf::parse_split(&raw, &base).map_err(|_| fail(format!("can't parse BTF: {first}")))
+            }
             Err(_) => Err(fail(format!("can't parse BTF: {first}"))),
         },
     }
@@ -148,10 +155,12 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
                     target::sys_err(&e)
                 ))
             })?;
-            infos.push(
-                bpfkit_sys::btf::btf_info(fd.as_fd())
-                    .map_err(|e| fail(format!("can't get BTF object info: {}", target::sys_err(&e))))?,
-            );
+            infos.push(bpfkit_sys::btf::btf_info(fd.as_fd()).map_err(|e| {
+                fail(format!(
+                    "can't get BTF object info: {}",
+                    target::sys_err(&e)
+                ))
+            })?);
         }
         None => for_each(ObjKind::Btf, |fd| {
             if let Ok(i) = bpfkit_sys::btf::btf_info(fd) {
@@ -160,7 +169,8 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         }),
     }
     let rev = |v: Option<&Vec<u32>>| -> Vec<u32> {
-        v.map(|v| v.iter().rev().copied().collect()).unwrap_or_default()
+        v.map(|v| v.iter().rev().copied().collect())
+            .unwrap_or_default()
     };
     let mut items = Vec::new();
     let mut text = String::new();
@@ -171,8 +181,14 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
             let mut o = J::obj();
             o.push("id", J::U(i.id.into()))
                 .push("size", J::U(i.size.into()))
-                .push("prog_ids", J::Arr(p.iter().map(|&x| J::U(x.into())).collect()))
-                .push("map_ids", J::Arr(m.iter().map(|&x| J::U(x.into())).collect()))
+                .push(
+                    "prog_ids",
+                    J::Arr(p.iter().map(|&x| J::U(x.into())).collect()),
+                )
+                .push(
+                    "map_ids",
+                    J::Arr(m.iter().map(|&x| J::U(x.into())).collect()),
+                )
                 .push("kernel", J::Bool(i.kernel_btf));
             if !i.name.is_empty() {
                 o.push("name", J::s(i.name.clone()));
@@ -188,7 +204,12 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
                 text.push_str(&format!("name {}  ", i.name));
             }
             text.push_str(&format!("size {}B", i.size));
-            let join = |v: &[u32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+            let join = |v: &[u32]| {
+                v.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
             if !p.is_empty() {
                 text.push_str(&format!("  prog_ids {}", join(&p)));
             }
@@ -199,7 +220,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         }
     }
     if g.json() {
-        print_json(g, &J::Arr(items));
+        print_json(g, &crate::output::list_or_one(items, only.is_some()));
     } else {
         print!("{text}");
     }
@@ -296,9 +317,7 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
         }
         load_btf(info.btf_id)?
     } else {
-        return Err(fail(format!(
-            "unrecognized BTF source specifier: '{src}'"
-        )));
+        return Err(fail(format!("unrecognized BTF source specifier: '{src}'")));
     };
     let mut format_c = false;
     while let Some(w) = args.next() {
@@ -363,10 +382,46 @@ fn dump_some(btf: &Btf, ids: &[u32], json: bool, out: &mut impl Write) -> bpfkit
     Ok(())
 }
 
-/// The `.BTF` section of an ELF object file, for `btf dump file OBJ.o`.
+/// The `.BTF` section of an ELF object file, for `btf dump file OBJ.o`: as stored in the file,
+/// without the loader's fix-ups (data section sizes stay 0 as clang wrote them), which is what
+/// bpftool prints.
 fn bpfkit_elf_btf(path: &str) -> Result<Btf, CliError> {
-    let obj = bpfkit_elf::Object::from_file(path)
-        .map_err(|e| fail(format!("failed to load BTF from {path}: {e}")))?;
-    obj.btf
-        .ok_or_else(|| fail(format!("failed to load BTF from {path}: no .BTF section")))
+    let err = |m: &str| fail(format!("failed to load BTF from {path}: {m}"));
+    let data = std::fs::read(path).map_err(|e| err(&e.to_string()))?;
+    let sec = elf_section(&data, ".BTF").ok_or_else(|| err("no .BTF section in this file"))?;
+    Btf::parse(sec).map_err(|e| err(&e.to_string()))
+}
+
+/// A section of a little-endian ELF64 file by name.
+fn elf_section<'a>(d: &'a [u8], want: &str) -> Option<&'a [u8]> {
+    let u16_at = |o: usize| -> Option<u64> {
+        Some(u16::from_le_bytes(d.get(o..o + 2)?.try_into().ok()?).into())
+    };
+    let u32_at = |o: usize| -> Option<u64> {
+        Some(u32::from_le_bytes(d.get(o..o + 4)?.try_into().ok()?).into())
+    };
+    let u64_at =
+        |o: usize| -> Option<u64> { Some(u64::from_le_bytes(d.get(o..o + 8)?.try_into().ok()?)) };
+    if d.get(0..4)? != b"\x7fELF" || *d.get(4)? != 2 || *d.get(5)? != 1 {
+        return None;
+    }
+    let shoff = u64_at(0x28)? as usize;
+    let shentsize = u16_at(0x3a)? as usize;
+    let shnum = u16_at(0x3c)? as usize;
+    let shstrndx = u16_at(0x3e)? as usize;
+    let sh = |i: usize| -> Option<(u64, u64, u64)> {
+        let base = shoff.checked_add(i.checked_mul(shentsize)?)?;
+        Some((u32_at(base)?, u64_at(base + 0x18)?, u64_at(base + 0x20)?))
+    };
+    let (_, str_off, str_size) = sh(shstrndx)?;
+    let strtab = d.get(str_off as usize..(str_off + str_size) as usize)?;
+    for i in 0..shnum {
+        let (name, off, size) = sh(i)?;
+        let name = strtab.get(name as usize..)?;
+        let end = name.iter().position(|&b| b == 0)?;
+        if &name[..end] == want.as_bytes() {
+            return d.get(off as usize..off.checked_add(size)? as usize);
+        }
+    }
+    None
 }

@@ -84,7 +84,11 @@ impl Dumper<'_> {
             Detail::Ptr { .. } => {
                 let v = le_uint(data, 8) as u64;
                 if self.text {
-                    J::Num(if v == 0 { "(nil)".into() } else { format!("{v:#x}") })
+                    J::Num(if v == 0 {
+                        "(nil)".into()
+                    } else {
+                        format!("{v:#x}")
+                    })
                 } else {
                     J::U(v)
                 }
@@ -136,9 +140,9 @@ impl Dumper<'_> {
                 }
             }
             Detail::Fwd { .. } | Detail::FuncProto(_) | Detail::Func { .. } => J::Null,
-            Detail::Ref { type_id } | Detail::TypeTag { type_id } | Detail::DeclTag { type_id, .. } => {
-                self.value(*type_id, data, depth + 1)
-            }
+            Detail::Ref { type_id }
+            | Detail::TypeTag { type_id }
+            | Detail::DeclTag { type_id, .. } => self.value(*type_id, data, depth + 1),
             Detail::Var { type_id, .. } => {
                 let mut o = J::obj();
                 o.push(t.name, self.value(*type_id, data, depth + 1));

@@ -31,17 +31,16 @@ pub fn dump(
     let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
     let names = symbol_names(&kallsyms, &a.jited_ksyms);
     // Functions: (start address, length) from the ksyms/func_lens arrays, or the whole image.
-    let funcs: Vec<(u64, usize)> = if a.jited_ksyms.len() > 1
-        && a.jited_ksyms.len() == a.jited_func_lens.len()
-    {
-        a.jited_ksyms
-            .iter()
-            .zip(&a.jited_func_lens)
-            .map(|(&s, &l)| (s, l as usize))
-            .collect()
-    } else {
-        vec![(a.jited_ksyms.first().copied().unwrap_or(0), a.jited.len())]
-    };
+    let funcs: Vec<(u64, usize)> =
+        if a.jited_ksyms.len() > 1 && a.jited_ksyms.len() == a.jited_func_lens.len() {
+            a.jited_ksyms
+                .iter()
+                .zip(&a.jited_func_lens)
+                .map(|(&s, &l)| (s, l as usize))
+                .collect()
+        } else {
+            vec![(a.jited_ksyms.first().copied().unwrap_or(0), a.jited.len())]
+        };
     let mut lines_at: BTreeMap<u64, &SrcLine> = BTreeMap::new();
     for (addr, l) in &src.jited_lines {
         lines_at.entry(*addr).or_insert(l);
@@ -52,15 +51,17 @@ pub fn dump(
     let mut off = 0usize;
     let mut fmt = GasFormatter::new();
     fmt.options_mut().set_first_operand_char_index(0);
+    fmt.options_mut().set_uppercase_hex(false);
     for (fi, (start, len)) in funcs.iter().enumerate() {
         let Some(code) = a.jited.get(off..off + len) else {
             return Err(fail("jited image is shorter than its functions"));
         };
         off += len;
         let multi = funcs.len() > 1;
-        let name = names.get(start).cloned().unwrap_or_else(|| {
-            format!("bpf_prog_{}_{}", hex(&info.tag), info.name())
-        });
+        let name = names
+            .get(start)
+            .cloned()
+            .unwrap_or_else(|| format!("bpf_prog_{}_{}", hex(&info.tag), info.name()));
         let mut fjson = Vec::new();
         if !g.json() {
             if let Some(p) = protos.get(fi) {
@@ -70,7 +71,8 @@ pub fn dump(
                 text.push_str(&format!("{name}:\n"));
             }
         }
-        let ip = if *start != 0 { *start } else { 0 };
+        // Offsets from the function start, as LLVM's disassembly of a JIT image shows them.
+        let ip = 0;
         let mut dec = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
         let mut insn = Instruction::default();
         while dec.can_decode() {
@@ -83,7 +85,7 @@ pub fn dump(
                 Some((m, ops)) => format!("{m}\t{}", ops.trim_start()),
                 None => asm,
             };
-            let line = lines_at.get(&insn.ip()).copied();
+            let line = lines_at.get(&(start + insn.ip())).copied();
             if g.json() {
                 let mut e = J::obj();
                 if let Some(l) = line {

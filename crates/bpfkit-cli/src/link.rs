@@ -41,9 +41,8 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
     } else if is("detach") {
         let fd = parse_link(&mut args)?;
         args.finish()?;
-        bpfkit_sys::link::link_detach(fd.as_fd()).map_err(|e| {
-            fail(format!("failed link detach: {}", target::sys_err(&e)))
-        })?;
+        bpfkit_sys::link::link_detach(fd.as_fd())
+            .map_err(|e| fail(format!("failed link detach: {}", target::sys_err(&e))))?;
         if g.json() {
             print_json(g, &J::Null);
         }
@@ -52,7 +51,9 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
         println!("{HELP}");
         Ok(())
     } else {
-        Err(output::usage(format!("unknown link command '{verb}'\n{HELP}")))
+        Err(output::usage(format!(
+            "unknown link command '{verb}'\n{HELP}"
+        )))
     }
 }
 
@@ -72,7 +73,8 @@ fn parse_link(args: &mut Args) -> Result<OwnedFd, CliError> {
 }
 
 fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
-    let fds = if args.is_empty() {
+    let all = args.is_empty();
+    let fds = if all {
         let mut v = Vec::new();
         let mut cur = 0;
         loop {
@@ -84,7 +86,12 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return Err(fail(format!("can't get next link: {}", target::sys_err(&e)))),
+                Err(e) => {
+                    return Err(fail(format!(
+                        "can't get next link: {}",
+                        target::sys_err(&e)
+                    )))
+                }
             }
         }
         v
@@ -113,7 +120,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         }
     }
     if g.json() {
-        print_json(g, &J::Arr(items));
+        print_json(g, &output::list_or_one(items, !all));
     } else {
         print!("{text}");
     }
@@ -136,7 +143,9 @@ fn attach_type_text(n: u32) -> String {
 
 fn prog_type_of(prog_id: u32) -> Option<u32> {
     let fd = get_fd_by_id(ObjKind::Prog, prog_id).ok()?;
-    bpfkit_sys::prog::prog_info(fd.as_fd()).ok().map(|i| i.prog_type)
+    bpfkit_sys::prog::prog_info(fd.as_fd())
+        .ok()
+        .map(|i| i.prog_type)
 }
 
 fn prog_type_name(t: u32) -> String {
@@ -183,7 +192,12 @@ fn link_json(raw: &RawLinkInfo, name: &str, pinned: &[PathBuf], owners: &[Owner]
     if !pinned.is_empty() {
         o.push(
             "pinned",
-            J::Arr(pinned.iter().map(|p| J::s(p.display().to_string())).collect()),
+            J::Arr(
+                pinned
+                    .iter()
+                    .map(|p| J::s(p.display().to_string()))
+                    .collect(),
+            ),
         );
     }
     if !owners.is_empty() {
@@ -201,7 +215,7 @@ fn link_text(raw: &RawLinkInfo, name: &str, pinned: &[PathBuf], owners: &[Owner]
     }
     s.push_str(&format!("prog {}  ", raw.prog_id));
     match lt {
-        LinkType::RawTracepoint => s.push_str(&format!("tp '{name}'  ")),
+        LinkType::RawTracepoint => s.push_str(&format!("\n\ttp '{name}'  ")),
         LinkType::Tracing => {
             if let Some(t) = prog_type_of(raw.prog_id) {
                 s.push_str(&format!("\n\tprog_type {}  ", prog_type_name(t)));
@@ -209,15 +223,15 @@ fn link_text(raw: &RawLinkInfo, name: &str, pinned: &[PathBuf], owners: &[Owner]
             s.push_str(&attach_type_text(raw.u32_at(0)));
         }
         LinkType::Cgroup => {
-            s.push_str(&format!("cgroup {}  ", raw.u64_at(0)));
+            s.push_str(&format!("\n\tcgroup_id {}  ", raw.u64_at(0)));
             s.push_str(&attach_type_text(raw.u32_at(8)));
         }
-        LinkType::Iter => s.push_str(&format!("target_name {name}  ")),
+        LinkType::Iter => s.push_str(&format!("\n\ttarget_name {name}  ")),
         LinkType::Netns => {
-            s.push_str(&format!("netns_ino {}  ", raw.u32_at(0)));
+            s.push_str(&format!("\n\tnetns_ino {}  ", raw.u32_at(0)));
             s.push_str(&attach_type_text(raw.u32_at(4)));
         }
-        LinkType::Xdp => s.push_str(&format!("ifindex {}  ", raw.u32_at(0))),
+        LinkType::Xdp => s.push_str(&format!("\n\tifindex {}  ", raw.u32_at(0))),
         _ => {}
     }
     for p in pinned {

@@ -6,18 +6,22 @@
 //! `main` to report. Exit status: 0 success, 1 failure, 2 usage error.
 #![forbid(unsafe_code)]
 
-mod feature;
-mod json;
-mod prog_load;
 mod btf;
 mod btf_value;
+mod cgroup;
+mod feature;
+mod gen;
 mod jited;
+mod json;
 mod link;
 mod map;
+mod net;
 mod output;
 mod perf;
 mod prog;
+mod prog_load;
 mod target;
+mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -65,6 +69,8 @@ struct Cli {
 enum Command {
     /// Inspect the eBPF features of the running kernel.
     Feature(feature::FeatureArgs),
+    /// Generate code from object files (`gen skeleton`).
+    Gen(gen::GenArgs),
     /// Load programs from object files (`prog load`, `prog loadall`).
     Prog(ProgWords),
     /// Show, dump, look up and change maps.
@@ -75,6 +81,10 @@ enum Command {
     Btf(NounWords),
     /// Show which processes hold programs on tracepoints and probes.
     Perf(NounWords),
+    /// Attach, detach and show XDP and TC programs of network devices.
+    Net(NounWords),
+    /// Attach, detach and show cgroup programs.
+    Cgroup(NounWords),
 }
 
 /// The words after a bpftool noun, parsed bpftool-style by its module.
@@ -94,11 +104,19 @@ struct ProgWords {
 }
 
 fn prog(global: &Global, mut words: Vec<String>) -> Result<(), CliError> {
-    let verb = if words.is_empty() { String::new() } else { words.remove(0) };
+    let verb = if words.is_empty() {
+        String::new()
+    } else {
+        words.remove(0)
+    };
     match verb.as_str() {
         "load" => prog_load::run(global, false, words),
         "loadall" => prog_load::run(global, true, words),
-        _ => noun(global, prog::run, std::iter::once(verb).chain(words).collect()),
+        _ => noun(
+            global,
+            prog::run,
+            std::iter::once(verb).chain(words).collect(),
+        ),
     }
 }
 
@@ -122,15 +140,24 @@ fn noun(
         }
     }
     match run(&g, rest) {
-        Err(e) if !matches!(e, CliError::Silent) => {
+        Err(e) if !matches!(e, CliError::Reported(_) | CliError::Silent) => {
             report_error(&g, &e);
-            Err(CliError::Silent)
+            Err(CliError::Reported(e.exit_code()))
         }
         other => other,
     }
 }
 
 fn main() {
+    // `trace` takes bpftrace's flags, which clash with the global bpftool-style ones.
+    if std::env::args().nth(1).as_deref() == Some("trace") {
+        let words: Vec<String> = std::env::args().skip(2).collect();
+        if let Err(e) = trace::run(words) {
+            report_error(&Global::default(), &e);
+            std::process::exit(e.exit_code());
+        }
+        return;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -143,10 +170,13 @@ fn main() {
     let result = match cli.command {
         Command::Feature(args) => feature::run(&global, args),
         Command::Prog(p) => prog(&global, p.words),
+        Command::Gen(args) => gen::run(&global, args),
         Command::Map(w) => noun(&global, map::run, w.words),
         Command::Link(w) => noun(&global, link::run, w.words),
         Command::Btf(w) => noun(&global, btf::run, w.words),
         Command::Perf(w) => noun(&global, perf::run, w.words),
+        Command::Net(w) => noun(&global, net::run, w.words),
+        Command::Cgroup(w) => noun(&global, cgroup::run, w.words),
     };
     if let Err(e) = result {
         report_error(&global, &e);
@@ -163,20 +193,24 @@ pub enum CliError {
     Failed(String),
     /// The command failed and has already said so (exit status 1).
     Silent,
+    /// The command failed and has already said so; the exit status to use.
+    Reported(i32),
 }
 
 impl CliError {
     fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Failed(_) | CliError::Silent => 1,
+            CliError::Failed(_) => 1,
+            CliError::Reported(code) => *code,
+            CliError::Silent => 1,
         }
     }
 
     fn message(&self) -> &str {
         match self {
             CliError::Usage(m) | CliError::Failed(m) => m,
-            CliError::Silent => "",
+            CliError::Reported(_) | CliError::Silent => "",
         }
     }
 }
@@ -200,7 +234,7 @@ pub fn emit(text: &str) -> Result<(), CliError> {
 }
 
 fn report_error(global: &Global, e: &CliError) {
-    if matches!(e, CliError::Silent) {
+    if matches!(e, CliError::Reported(_) | CliError::Silent) {
         return;
     }
     // A library error may carry a multi-line log; the one-line summary goes first and the

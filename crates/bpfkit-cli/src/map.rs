@@ -132,7 +132,8 @@ struct Extras {
 }
 
 fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
-    let fds: Vec<OwnedFd> = if args.is_empty() {
+    let all = args.is_empty();
+    let fds: Vec<OwnedFd> = if all {
         let mut v = Vec::new();
         let mut cur = 0;
         loop {
@@ -164,8 +165,11 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
     let mut items = Vec::new();
     let mut text = String::new();
     for fd in &fds {
-        let info = map_info(fd.as_fd())
-            .map_err(|e| fail(format!("can't get map info: {}", target::sys_err(&e))))?;
+        let info = match map_info(fd.as_fd()) {
+            Ok(i) => i,
+            Err(_) if all => continue,
+            Err(e) => return Err(fail(format!("can't get map info: {}", target::sys_err(&e)))),
+        };
         let f = fd_facts(fd.as_fd());
         if g.json() {
             items.push(map_json(&info, &f, &x));
@@ -174,7 +178,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         }
     }
     if g.json() {
-        print_json(g, &J::Arr(items));
+        print_json(g, &output::list_or_one(items, !all));
     } else {
         print!("{text}");
     }
@@ -291,8 +295,7 @@ impl Opened {
     fn new(map: Map) -> Result<Opened, CliError> {
         let info = map_info(map.fd())
             .map_err(|e| fail(format!("can't get map info: {}", target::sys_err(&e))))?;
-        let btf = if info.btf_id != 0
-            && (info.btf_value_type_id != 0 || info.btf_key_type_id != 0)
+        let btf = if info.btf_id != 0 && (info.btf_value_type_id != 0 || info.btf_key_type_id != 0)
         {
             crate::btf::load_btf(info.btf_id).ok()
         } else if info.btf_vmlinux_value_type_id != 0 {
@@ -410,7 +413,8 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
     args.finish()?;
     let mut all_json = Vec::new();
     for fd in maps {
-        let m = Opened::new(Map::from_fd(fd).map_err(|e| fail(format!("can't get map info: {e}")))?)?;
+        let m =
+            Opened::new(Map::from_fd(fd).map_err(|e| fail(format!("can't get map info: {e}")))?)?;
         let t = m.info.map_type;
         if matches!(
             MapType::from_raw(t),
@@ -455,10 +459,7 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
                         o.push("value", v);
                         all_json.push(o);
                     } else {
-                        text.push_str(&format!(
-                            "key:\n{}\n\nvalue:\n<{msg}>\n",
-                            hex_text(&next)
-                        ));
+                        text.push_str(&format!("key:\n{}\n\nvalue:\n<{msg}>\n", hex_text(&next)));
                     }
                 }
             }
@@ -469,10 +470,7 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
                 println!("{}", J::Arr(btf_items).render(true));
             } else {
                 print!("{text}");
-                println!(
-                    "Found {count} element{}",
-                    if count == 1 { "" } else { "s" }
-                );
+                println!("Found {count} element{}", if count == 1 { "" } else { "s" });
             }
         }
     }
@@ -518,13 +516,16 @@ fn update(g: &Global, args: &mut Args) -> Result<(), CliError> {
     let m = Opened::new(open_map(args)?)?;
     let mut key = None;
     let mut value = None;
+    let mut _held: Option<OwnedFd> = None;
     let mut flags = BPF_ANY;
     while let Some(w) = args.peek().map(str::to_string) {
         if w == "key" {
             key = parse_key(args, &m)?;
         } else if w == "value" {
             args.next();
-            value = Some(parse_value(args, &m)?);
+            let (v, fd) = parse_value(args, &m)?;
+            value = Some(v);
+            _held = fd;
         } else if w == "any" || w == "exist" || w == "noexist" {
             args.next();
             flags = match w.as_str() {
@@ -553,24 +554,24 @@ fn update(g: &Global, args: &mut Args) -> Result<(), CliError> {
     done(g)
 }
 
-/// A value: bytes, or for fd maps the program (prog_array) or map (map-in-map) it names.
-fn parse_value(args: &mut Args, m: &Opened) -> Result<Vec<u8>, CliError> {
+/// A value: bytes, or for fd maps the program (prog_array) or map (map-in-map) it names, whose
+/// fd is returned too so that it stays open until the update.
+fn parse_value(args: &mut Args, m: &Opened) -> Result<(Vec<u8>, Option<OwnedFd>), CliError> {
     let t = MapType::from_raw(m.info.map_type);
-    let first = args.peek().unwrap_or("");
-    let is_spec = matches!(first, "id" | "pinned" | "name" | "tag");
-    if is_spec {
+    let first = args.peek().unwrap_or("").to_string();
+    if matches!(first.as_str(), "id" | "pinned" | "name" | "tag") {
         let fd = match t {
             Some(MapType::ProgArray) => target::parse_one_prog(args)?,
             Some(MapType::ArrayOfMaps | MapType::HashOfMaps) => target::parse_one_map(args)?,
             _ => return Err(fail(format!("error parsing byte: {first}"))),
         };
-        return Ok((fd.as_raw_fd() as u32).to_ne_bytes().to_vec()).inspect(|_| {
-            // The fd must stay open until the update: leak it into this process's table,
-            // which closes at exit.
-            std::mem::forget(fd);
-        });
+        let bytes = (fd.as_raw_fd() as u32).to_ne_bytes().to_vec();
+        return Ok((bytes, Some(fd)));
     }
-    parse_bytes(args, m.info.value_size as usize, "value")
+    Ok((
+        parse_bytes(args, m.info.value_size as usize, "value")?,
+        None,
+    ))
 }
 
 fn lookup(g: &Global, args: &mut Args) -> Result<(), CliError> {
@@ -580,7 +581,9 @@ fn lookup(g: &Global, args: &mut Args) -> Result<(), CliError> {
         None if m.info.key_size == 0 => Vec::new(),
         None => return Err(fail("did not find key")),
     };
-    args.finish()?;
+    if let Some(w) = args.peek() {
+        return Err(fail(format!("expected key or value, got: {w}")));
+    }
     let vals = m
         .values(&key)
         .map_err(|e| fail(format!("lookup failed: {}", output::err_text(&e))))?;
@@ -590,7 +593,7 @@ fn lookup(g: &Global, args: &mut Args) -> Result<(), CliError> {
         } else {
             println!("key:\n{}\n\nNot found", hex_text(&key));
         }
-        return Err(CliError::Silent);
+        return Err(CliError::Reported(1));
     };
     if g.json() {
         print_json(g, &m.entry_json(&key, &vals));

@@ -174,6 +174,15 @@ pub fn print_json(g: &Global, v: &J) {
     println!("{}", v.render(g.pretty));
 }
 
+/// bpftool prints a lone object for a command naming one object, an array otherwise.
+pub fn list_or_one(mut items: Vec<J>, named: bool) -> J {
+    if named && items.len() == 1 {
+        items.pop().unwrap_or(J::Null)
+    } else {
+        J::Arr(items)
+    }
+}
+
 /// Bytes as `"0x01"` strings, the way bpftool prints raw keys and values in JSON.
 pub fn hex_json(bytes: &[u8]) -> J {
     J::Arr(bytes.iter().map(|b| J::Str(format!("0x{b:02x}"))).collect())

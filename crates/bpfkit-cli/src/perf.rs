@@ -18,7 +18,7 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
     let mut args = Args::new(words);
     let verb = args.next().unwrap_or_else(|| "show".to_string());
     if target::is_prefix(&verb, "help") {
-        println!("Usage: bpfkit perf { show | list }\n       bpfkit perf help");
+        println!("Usage: bpfkit perf {{ show | list }}\n       bpfkit perf help");
         return Ok(());
     }
     if !(target::is_prefix(&verb, "show") || target::is_prefix(&verb, "list")) {

@@ -92,7 +92,8 @@ impl Extras {
 }
 
 fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
-    let fds: Vec<OwnedFd> = if args.is_empty() {
+    let all = args.is_empty();
+    let fds: Vec<OwnedFd> = if all {
         let mut v = Vec::new();
         let mut cur = 0;
         loop {
@@ -104,7 +105,12 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return Err(fail(format!("can't get next program: {}", target::sys_err(&e)))),
+                Err(e) => {
+                    return Err(fail(format!(
+                        "can't get next program: {}",
+                        target::sys_err(&e)
+                    )))
+                }
             }
         }
         v
@@ -113,14 +119,20 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         args.finish()?;
         v
     };
-    let single = !args.is_empty() || fds.len() == 1 && !args.is_empty();
     let extras = Extras::gather(g);
     let mut items = Vec::new();
     let mut text = String::new();
     for fd in &fds {
         let info = match prog_info(fd.as_fd()) {
             Ok(i) => i,
-            Err(e) => return Err(fail(format!("can't get prog info: {}", target::sys_err(&e)))),
+            // In a listing, a program unloaded meanwhile is simply gone.
+            Err(_) if all => continue,
+            Err(e) => {
+                return Err(fail(format!(
+                    "can't get prog info: {}",
+                    target::sys_err(&e)
+                )))
+            }
         };
         if g.json() {
             items.push(prog_json(&info, fd.as_fd(), &extras));
@@ -128,9 +140,8 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
             text.push_str(&prog_text(&info, fd.as_fd(), &extras));
         }
     }
-    let _ = single;
     if g.json() {
-        print_json(g, &J::Arr(items));
+        print_json(g, &output::list_or_one(items, !all));
     } else {
         print!("{text}");
     }
@@ -180,7 +191,10 @@ fn prog_json(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> J {
     }
     let ids = map_ids(info, fd);
     if !ids.is_empty() {
-        o.push("map_ids", J::Arr(ids.iter().map(|&i| J::U(i.into())).collect()));
+        o.push(
+            "map_ids",
+            J::Arr(ids.iter().map(|&i| J::U(i.into())).collect()),
+        );
     }
     if info.btf_id != 0 {
         o.push("btf_id", J::U(info.btf_id.into()));
@@ -188,7 +202,12 @@ fn prog_json(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> J {
     if let Some(paths) = x.pinned.get(&info.id) {
         o.push(
             "pinned",
-            J::Arr(paths.iter().map(|p| J::s(p.display().to_string())).collect()),
+            J::Arr(
+                paths
+                    .iter()
+                    .map(|p| J::s(p.display().to_string()))
+                    .collect(),
+            ),
         );
     }
     if let Some(list) = x.owners.get(&info.id) {
@@ -201,7 +220,9 @@ fn map_ids(info: &ProgInfo, fd: BorrowedFd<'_>) -> Vec<u32> {
     if info.nr_map_ids == 0 {
         return Vec::new();
     }
-    prog_info_full(fd).map(|(_, a)| a.map_ids).unwrap_or_default()
+    prog_info_full(fd)
+        .map(|(_, a)| a.map_ids)
+        .unwrap_or_default()
 }
 
 fn prog_text(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> String {
@@ -339,8 +360,10 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
             if let Some(l) = src.line_at(line.index) {
                 e.push("src", J::s(l.text.clone()));
                 if o.linum {
-                    e.push("file", J::s(l.file.clone()))
-                        .push("line_num", J::U(l.line.into()));
+                    e.push("file", J::s(l.file.clone()));
+                    if l.line != 0 {
+                        e.push("line_num", J::U(l.line.into()));
+                    }
                     if l.col != 0 {
                         e.push("line_col", J::U(l.col.into()));
                     }
@@ -371,8 +394,9 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
 
 fn emit(file: Option<&str>, out: &[u8], g: &Global) -> Result<(), CliError> {
     match file {
-        Some(path) => std::fs::write(path, out)
-            .map_err(|e| fail(format!("error writing output file: {e}"))),
+        Some(path) => {
+            std::fs::write(path, out).map_err(|e| fail(format!("error writing output file: {e}")))
+        }
         None => {
             let mut so = std::io::stdout().lock();
             let _ = so.write_all(out);
@@ -454,11 +478,6 @@ impl SourceInfo {
         self.protos.get(&i).map(|(proto, _)| proto.clone())
     }
 
-    /// The function name whose first instruction is `i`.
-    pub fn func_name_at(&self, i: usize) -> Option<&str> {
-        self.protos.get(&i).map(|(_, n)| n.as_str())
-    }
-
     /// Prototypes in instruction order.
     pub fn protos(&self) -> impl Iterator<Item = (&usize, &String)> {
         self.protos.iter().map(|(i, (p, _))| (i, p))
@@ -494,7 +513,9 @@ pub fn src_text(l: &SrcLine, linum: bool) -> String {
 }
 
 fn word(rec: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(rec.get(i * 4..i * 4 + 4)?.try_into().ok()?))
+    Some(u32::from_ne_bytes(
+        rec.get(i * 4..i * 4 + 4)?.try_into().ok()?,
+    ))
 }
 
 /// bpftool's prototype line of a FUNC: `int name(void * ctx)`, and the name.

@@ -34,9 +34,13 @@ struct Opts {
 fn parse(words: Vec<String>, all: bool) -> Result<Opts, CliError> {
     let mut it = words.into_iter();
     let obj = it.next().ok_or_else(|| usage("expected an object file"))?;
-    let path = it
-        .next()
-        .ok_or_else(|| usage(if all { "expected a pin directory" } else { "expected a pin path" }))?;
+    let path = it.next().ok_or_else(|| {
+        usage(if all {
+            "expected a pin directory"
+        } else {
+            "expected a pin path"
+        })
+    })?;
     let mut opts = Opts {
         obj: obj.into(),
         path: path.into(),
@@ -47,13 +51,17 @@ fn parse(words: Vec<String>, all: bool) -> Result<Opts, CliError> {
     while let Some(w) = it.next() {
         match w.as_str() {
             "type" => {
-                let t = it.next().ok_or_else(|| usage("type: expected a program type"))?;
+                let t = it
+                    .next()
+                    .ok_or_else(|| usage("type: expected a program type"))?;
                 let parsed = ProgramType::from_name(&t)
                     .ok_or_else(|| usage(format!("unknown program type '{t}'")))?;
                 opts.prog_type = Some(parsed);
             }
             "pinmaps" => {
-                let d = it.next().ok_or_else(|| usage("pinmaps: expected a directory"))?;
+                let d = it
+                    .next()
+                    .ok_or_else(|| usage("pinmaps: expected a directory"))?;
                 opts.pinmaps = Some(d.into());
             }
             "autoattach" if all => opts.autoattach = true,
@@ -72,7 +80,11 @@ fn failed(msg: String) -> CliError {
     CliError::Failed(msg)
 }
 
-fn pin_here(path: &Path, what: &str, pin: impl FnOnce(&Path) -> bpfkit::Result<()>) -> Result<(), CliError> {
+fn pin_here(
+    path: &Path,
+    what: &str,
+    pin: impl FnOnce(&Path) -> bpfkit::Result<()>,
+) -> Result<(), CliError> {
     pin(path).map_err(|e| failed(format!("can't pin {what} at {}: {e}", path.display())))
 }
 
@@ -83,8 +95,12 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
         return Ok(());
     }
     let opts = parse(words, all)?;
-    let mut b = ObjectBuilder::open_file(&opts.obj)
-        .map_err(|e| failed(format!("failed to open object file {}: {e}", opts.obj.display())))?;
+    let mut b = ObjectBuilder::open_file(&opts.obj).map_err(|e| {
+        failed(format!(
+            "failed to open object file {}: {e}",
+            opts.obj.display()
+        ))
+    })?;
     b.skip_unsupported(true);
     if let Some(t) = opts.prog_type {
         let names: Vec<String> = b.object().programs.iter().map(|p| p.name.clone()).collect();
@@ -92,12 +108,16 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
             b.set_program_type(&n, t, None)?;
         }
     }
-    let obj = b.load().map_err(|e| failed(format!("failed to load object file: {e}")))?;
+    let obj = b
+        .load()
+        .map_err(|e| failed(format!("failed to load object file: {e}")))?;
     for (prog, why) in obj.skipped() {
         eprintln!("Warning: program '{prog}' left out: {why}");
     }
     if obj.programs().is_empty() {
-        return Err(failed("object file doesn't contain any program it could load".into()));
+        return Err(failed(
+            "object file doesn't contain any program it could load".into(),
+        ));
     }
     if let Some(dir) = &opts.pinmaps {
         bpfkit::create_pin_dir(dir)?;
@@ -112,7 +132,9 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
     }
     if !all {
         let first = &obj.programs()[0];
-        pin_here(&opts.path, &format!("program {}", first.name), |p| first.program.pin(p))?;
+        pin_here(&opts.path, &format!("program {}", first.name), |p| {
+            first.program.pin(p)
+        })?;
         if g.debug {
             eprintln!("pinned program {} at {}", first.name, opts.path.display());
         }
@@ -124,13 +146,17 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
         if opts.autoattach {
             match obj.attach_program(&p.name)? {
                 AttachOutcome::Attached(link) => {
-                    pin_here(&path, &format!("link of program {}", p.name), |at| link.pin(at))?;
+                    pin_here(&path, &format!("link of program {}", p.name), |at| {
+                        link.pin(at)
+                    })?;
                     continue;
                 }
                 AttachOutcome::NotAutoAttachable => {}
             }
         }
-        pin_here(&path, &format!("program {}", p.name), |at| p.program.pin(at))?;
+        pin_here(&path, &format!("program {}", p.name), |at| {
+            p.program.pin(at)
+        })?;
     }
     Ok(())
 }

@@ -136,16 +136,22 @@ fn libc_enoent() -> i32 {
     2
 }
 
-/// The kind of a bpf descriptor, from the `anon_inode:bpf-…` name of its file.
+/// The kind of a bpf descriptor, from the id key its fdinfo shows (a link's fdinfo names its
+/// program too, so `link_id` is looked for first).
 pub fn fd_kind(fd: std::os::fd::BorrowedFd<'_>) -> Option<ObjKind> {
     use std::os::fd::AsRawFd;
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    match link.to_string_lossy().as_ref() {
-        "anon_inode:bpf-prog" => Some(ObjKind::Prog),
-        "anon_inode:bpf-map" => Some(ObjKind::Map),
-        "anon_inode:bpf_link" => Some(ObjKind::Link),
-        "anon_inode:btf" => Some(ObjKind::Btf),
-        _ => None,
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let has = |k: &str| text.lines().any(|l| l.starts_with(k));
+    if has("link_id:") {
+        Some(ObjKind::Link)
+    } else if has("map_id:") {
+        Some(ObjKind::Map)
+    } else if has("prog_id:") {
+        Some(ObjKind::Prog)
+    } else if has("btf_id:") {
+        Some(ObjKind::Btf)
+    } else {
+        None
     }
 }
 
@@ -162,7 +168,10 @@ pub fn open_id(kind: ObjKind, id: u32) -> Result<OwnedFd, CliError> {
             }
             other => format!("get {} by id", kind_word(other)),
         };
-        fail(format!("{what} ({id}): {}", strerror(e.errno().unwrap_or(2))))
+        fail(format!(
+            "{what} ({id}): {}",
+            strerror(e.errno().unwrap_or(2))
+        ))
     })
 }
 
@@ -190,10 +199,8 @@ pub fn parse_prog(args: &mut Args) -> Result<Vec<OwnedFd>, CliError> {
     }
     if is_prefix(&kw, "name") {
         let name = args.value_of("name")?;
-        // bpftool compares the kernel's 15-character name; the BTF name completes longer ones.
-        let found = scan_progs(|info, fd| {
-            info.name() == name || crate::prog::full_name(info, fd) == name
-        })?;
+        // bpftool compares the full name: the kernel's, completed from BTF when cut.
+        let found = scan_progs(|info, fd| crate::prog::full_name(info, fd) == name)?;
         if found.is_empty() {
             return Err(fail(format!("no program with name {name}")));
         }
@@ -300,7 +307,9 @@ pub fn parse_one_prog(args: &mut Args) -> Result<OwnedFd, CliError> {
     if progs.len() > 1 {
         return Err(fail("several programs match this handle"));
     }
-    progs.pop().ok_or_else(|| fail("no program matches this handle"))
+    progs
+        .pop()
+        .ok_or_else(|| fail("no program matches this handle"))
 }
 
 /// `strerror` of a sys error.

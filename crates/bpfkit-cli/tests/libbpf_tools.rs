@@ -43,7 +43,9 @@ fn original_starts(tool: &str) -> (bool, String) {
     let started = match status {
         None => {
             // SIGINT, as a user stops these tools, so they detach cleanly.
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
             let _ = child.wait();
             true
         }
@@ -59,6 +61,35 @@ fn original_starts(tool: &str) -> (bool, String) {
 
 fn unique_dir(tool: &str) -> PathBuf {
     Path::new("/sys/fs/bpf").join(format!("bpfkit_lt_{tool}_{}", std::process::id()))
+}
+
+/// `loadall … autoattach`: every pinned entry is a link (attached from its section name) or a
+/// program whose section names no target; returns the number of links.
+fn autoattach_links(tool: &str, obj: &Path) -> usize {
+    let dir = unique_dir(&format!("{tool}_aa"));
+    let out = bpfkit()
+        .args(["prog", "loadall"])
+        .arg(obj)
+        .arg(&dir)
+        .arg("autoattach")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let mut links = 0;
+    let mut progs = 0;
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.filter_map(|e| e.ok()) {
+            if bpfkit::Link::from_pin(e.path()).is_ok() {
+                links += 1;
+            } else if bpfkit::Program::from_pin(e.path()).is_ok() {
+                progs += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{tool}: loadall autoattach failed:\n{err}");
+    assert!(links + progs > 0, "{tool}: autoattach pinned nothing");
+    links
 }
 
 #[test]
@@ -93,17 +124,26 @@ fn loadall_loads_every_libbpf_tools_object_whose_tool_starts() {
                 })
                 .unwrap_or_default();
             let _ = std::fs::remove_dir_all(&dir);
+            let mut links = 0;
             if starts {
-                assert!(ok, "{tool}: the original starts but bpfkit prog loadall failed:\n{err}");
+                assert!(
+                    ok,
+                    "{tool}: the original starts but bpfkit prog loadall failed:\n{err}"
+                );
                 assert!(!pinned.is_empty(), "{tool}: loadall pinned nothing");
                 loaded += 1;
+                links = autoattach_links(tool, &obj);
             }
             report.push(format!(
-                "{tool}: original {} / loadall {} ({} programs pinned){}",
+                "{tool}: original {} / loadall {} ({} programs pinned; autoattach: {links} links){}",
                 if starts { "starts" } else { "fails" },
                 if ok { "ok" } else { "fails" },
                 pinned.len(),
-                if starts { String::new() } else { format!(" — tool said: {}", tool_err.lines().last().unwrap_or("")) }
+                if starts {
+                    String::new()
+                } else {
+                    format!(" — tool said: {}", tool_err.lines().last().unwrap_or(""))
+                }
             ));
         }
     }
@@ -121,17 +161,34 @@ fn load_pins_the_first_program_and_bad_input_fails_with_one_line() {
     let obj = std::env::temp_dir().join(format!("bpfkit-load-{}.bpf.o", std::process::id()));
     std::fs::write(&obj, objects[0]).unwrap();
     let pin = dir.join("first");
-    let out = bpfkit().args(["prog", "load"]).arg(&obj).arg(&pin).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bpfkit()
+        .args(["prog", "load"])
+        .arg(&obj)
+        .arg(&pin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let prog = bpfkit::Program::from_pin(&pin).unwrap();
     let id = prog.id().unwrap();
     drop(prog);
 
     std::fs::write(&obj, b"\x7fELF not really").unwrap();
-    let out = bpfkit().args(["prog", "loadall"]).arg(&obj).arg(dir.join("x")).output().unwrap();
+    let out = bpfkit()
+        .args(["prog", "loadall"])
+        .arg(&obj)
+        .arg(dir.join("x"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("Error: failed to open object file"), "{err}");
+    assert!(
+        err.starts_with("Error: failed to open object file"),
+        "{err}"
+    );
     let out = bpfkit().args(["prog", "loadall"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "usage error");
 
@@ -140,7 +197,10 @@ fn load_pins_the_first_program_and_bad_input_fails_with_one_line() {
     // Unpinned and closed: the kernel frees the program.
     let start = Instant::now();
     while bpfkit::Program::from_id(id).is_ok() {
-        assert!(start.elapsed() < Duration::from_secs(5), "program {id} still alive");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "program {id} still alive"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -24,8 +24,9 @@ pub mod obj;
 pub mod perf;
 pub mod prog;
 pub mod ring;
-pub mod sockopt;
 pub mod rlimit;
+pub mod signal;
+pub mod sockopt;
 pub mod stats;
 pub mod tracefs;
 

@@ -50,3 +50,40 @@ pub fn attach_reuseport_bpf(sock: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Resul
         "SO_ATTACH_REUSEPORT_EBPF",
     )
 }
+
+/// Opens a socket (`socket(2)`), e.g. a raw IPv4 socket for testing socket filters, which
+/// the standard library cannot create.
+pub fn socket(domain: i32, ty: i32, protocol: i32) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket(2) takes no pointers; SOCK_CLOEXEC keeps the fd from leaking into
+    // children.
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) };
+    if fd < 0 {
+        return Err(Error::os(format!("socket({domain}, {ty}, {protocol})")));
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets `SO_RCVTIMEO`, so a blocking read gives up after `timeout`.
+pub fn set_recv_timeout(sock: BorrowedFd<'_>, timeout: std::time::Duration) -> Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: `tv` is a live timeval and the length passed is its size; the kernel only
+    // reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::os("setsockopt(SO_RCVTIMEO)"));
+    }
+    Ok(())
+}

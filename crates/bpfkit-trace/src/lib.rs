@@ -23,12 +23,18 @@
 pub mod ast;
 pub mod attach;
 pub mod check;
+pub mod codegen;
 pub mod diag;
+pub mod driver;
 pub mod dump;
 mod error;
 pub mod format;
+pub mod harness;
 pub mod lexer;
 pub mod parser;
+pub mod probes;
+pub mod regalloc;
+pub mod runtime;
 pub mod testcases;
 pub mod tracepoint;
 pub mod types;

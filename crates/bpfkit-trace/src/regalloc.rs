@@ -56,6 +56,8 @@ pub enum Op {
     Store(Size, V, i16, Src),
     /// `d = &map` (for map-value arithmetic on array maps).
     MapPtr(V, i32),
+    /// `d = &value + off` of the single-element array map with this index.
+    MapValue(V, i32, u32),
     /// A helper call; the result lands in `ret`.
     Call {
         /// Helper id.
@@ -84,7 +86,9 @@ enum Loc {
 
 fn uses(op: &Op, out: &mut Vec<V>) {
     match op {
-        Op::Entry(v) | Op::Imm(v, _) | Op::Neg(v) | Op::MapPtr(v, _) => out.push(*v),
+        Op::Entry(v) | Op::Imm(v, _) | Op::Neg(v) | Op::MapPtr(v, _) | Op::MapValue(v, _, _) => {
+            out.push(*v)
+        }
         Op::Mov(a, b) | Op::Load(_, a, b, _) => out.extend([*a, *b]),
         Op::Alu(_, a, s) | Op::Store(_, a, _, s) | Op::Br(_, a, s, _) => {
             out.push(*a);
@@ -388,6 +392,11 @@ impl Lower<'_> {
                 self.b.ld_map_idx(dr, *idx);
                 self.write(*d, dr);
             }
+            Op::MapValue(d, idx, off) => {
+                let dr = self.target(*d, Reg::R0);
+                self.b.ld_map_idx_value(dr, *idx, *off);
+                self.write(*d, dr);
+            }
             Op::Call { helper, args, ret } => {
                 for (a, r) in args.iter().zip(ARG_REGS) {
                     match a {
@@ -425,7 +434,7 @@ impl Lower<'_> {
             }
             Op::Jmp(l) => {
                 let x = self.label(*l);
-                self.b.jmp_long(x);
+                self.b.jmp(x);
             }
             Op::Br(jop, a, s, l) => {
                 let x = self.label(*l);
@@ -448,9 +457,52 @@ impl Lower<'_> {
     }
 }
 
+/// Instructions and `(first instruction, span)` pairs.
+pub type Lowered = (Vec<Insn>, Vec<(usize, Span)>);
+
+/// Drops ops no path reaches (code after `exit()`, `break`, `continue`): the verifier
+/// rejects unreachable instructions.
+pub fn prune(ops: &[Op], spans: &[Span]) -> (Vec<Op>, Vec<Span>) {
+    let labels: HashMap<L, usize> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match op {
+            Op::Label(l) => Some((*l, i)),
+            _ => None,
+        })
+        .collect();
+    let mut seen = vec![false; ops.len()];
+    let mut work = vec![0usize];
+    while let Some(i) = work.pop() {
+        if i >= ops.len() || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        match &ops[i] {
+            Op::Jmp(l) => work.extend(labels.get(l)),
+            Op::Br(_, _, _, l) => {
+                work.extend(labels.get(l));
+                work.push(i + 1);
+            }
+            Op::Exit(_) => {}
+            _ => work.push(i + 1),
+        }
+    }
+    let mut out = (Vec::new(), Vec::new());
+    for (i, op) in ops.iter().enumerate() {
+        if seen[i] {
+            out.0.push(op.clone());
+            out.1.push(spans.get(i).copied().unwrap_or_default());
+        }
+    }
+    out
+}
+
 /// Allocates registers for `ops` and emits instructions; the second vector maps each span
 /// of `spans` (one per op) to the first instruction it produced.
-pub fn lower(ops: &[Op], spans: &[Span]) -> Result<(Vec<Insn>, Vec<(usize, Span)>), String> {
+pub fn lower(ops: &[Op], spans: &[Span]) -> Result<Lowered, String> {
+    let (ops, spans) = prune(ops, spans);
+    let (ops, spans) = (&ops[..], &spans[..]);
     let alloc = allocate(ops);
     if alloc.stack_bytes > 512 {
         return Err(format!(

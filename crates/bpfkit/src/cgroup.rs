@@ -193,10 +193,13 @@ impl Cgroup {
     }
 
     fn check(&self, prog: &Program, at: AttachType) -> Result<()> {
-        let ty = program_type_for(at).ok_or_else(|| {
-            Error::InvalidArgument(format!("{at} is not a cgroup attach type"))
-        })?;
-        expect_prog_type(prog, &[ty], &format!("cgroup hook {}", attach_type_name(at)))
+        let ty = program_type_for(at)
+            .ok_or_else(|| Error::InvalidArgument(format!("{at} is not a cgroup attach type")))?;
+        expect_prog_type(
+            prog,
+            &[ty],
+            &format!("cgroup hook {}", attach_type_name(at)),
+        )
     }
 
     fn explain(&self, e: bpfkit_sys::Error, at: AttachType) -> Error {

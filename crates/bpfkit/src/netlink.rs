@@ -118,13 +118,14 @@ impl RtNetlink {
                 }
                 let raw = &data[off..off + len];
                 off += (len + 3) & !3;
-                let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw).map_err(
-                    |e| Error::Netlink {
-                        what: what.to_string(),
-                        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-                        detail: "could not decode the kernel's reply".into(),
-                    },
-                )?;
+                let parsed =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw).map_err(|e| {
+                        Error::Netlink {
+                            what: what.to_string(),
+                            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                            detail: "could not decode the kernel's reply".into(),
+                        }
+                    })?;
                 if parsed.header.sequence_number != seq {
                     continue;
                 }
@@ -172,9 +173,7 @@ impl RtNetlink {
                 RouteNetlinkMessage::NewLink(l) => Some(l),
                 _ => None,
             })
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!("interface `{name}` does not exist"))
-            })
+            .ok_or_else(|| Error::InvalidArgument(format!("interface `{name}` does not exist")))
     }
 
     /// Every interface (`RTM_GETLINK` dump).

@@ -134,10 +134,11 @@ pub fn attach_tcx(
     .map_err(|e| {
         let e: Error = e.into();
         match errno_of(&e) {
-            Some(libc::ENODEV) | Some(libc::EINVAL)
-                if !crate::xdp::interface_exists(ifindex) => Error::InvalidArgument(format!(
-                "no interface with index {ifindex} (see `ip link show`)"
-            )),
+            Some(libc::ENODEV) | Some(libc::EINVAL) if !crate::xdp::interface_exists(ifindex) => {
+                Error::InvalidArgument(format!(
+                    "no interface with index {ifindex} (see `ip link show`)"
+                ))
+            }
             Some(libc::ESTALE) => Error::InvalidArgument(format!(
                 "tcx {} of ifindex {ifindex} changed since revision {}",
                 dir.name(),
@@ -152,7 +153,11 @@ pub fn attach_tcx(
     })?;
     Ok(Link::from_link_fd(
         fd,
-        format!("tcx {} program {} on ifindex {ifindex}", dir.name(), prog.name()),
+        format!(
+            "tcx {} program {} on ifindex {ifindex}",
+            dir.name(),
+            prog.name()
+        ),
     ))
 }
 

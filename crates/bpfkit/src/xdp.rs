@@ -92,7 +92,13 @@ pub(crate) fn interface_exists(ifindex: u32) -> bool {
     let mut m = LinkMessage::default();
     m.header.index = ifindex;
     RtNetlink::open()
-        .and_then(|mut nl| nl.request(RouteNetlinkMessage::GetLink(m), 0, "looking up an interface"))
+        .and_then(|mut nl| {
+            nl.request(
+                RouteNetlinkMessage::GetLink(m),
+                0,
+                "looking up an interface",
+            )
+        })
         .is_ok()
 }
 
@@ -119,10 +125,6 @@ fn set_xdp(ifindex: u32, fd: i32, flags: u32, expected: Option<i32>, what: &str)
     Ok(())
 }
 
-fn mode_words(mode: Option<XdpMode>) -> &'static str {
-    mode.map_or("", XdpMode::name)
-}
-
 /// Turns the errnos of XDP attach into what they mean here.
 fn explain(e: Error, ifindex: u32, mode: Option<XdpMode>, how: &str) -> Error {
     let errno = match &e {
@@ -130,18 +132,19 @@ fn explain(e: Error, ifindex: u32, mode: Option<XdpMode>, how: &str) -> Error {
         Error::Netlink { source, .. } => source.raw_os_error(),
         _ => None,
     };
-    let mode = mode_words(mode);
     match errno {
         Some(libc::ENODEV) => Error::InvalidArgument(format!(
             "no interface with index {ifindex} (see `ip link show`)"
         )),
         Some(libc::EBUSY) | Some(libc::EEXIST) => Error::InvalidArgument(format!(
-            "interface {ifindex} already has an XDP program{}{}; detach it first or replace it (bpfkit: `overwrite`)",
-            if mode.is_empty() { String::new() } else { format!(" ({mode} mode or another)") },
-            match &e { Error::Netlink { detail, .. } if !detail.is_empty() => format!(": {detail}"), _ => String::new() }
+            "ifindex {ifindex} already has an XDP program{}; detach it first or replace it (`overwrite`)",
+            match &e {
+                Error::Netlink { detail, .. } if !detail.is_empty() => format!(" ({detail})"),
+                _ => String::new(),
+            }
         )),
         Some(libc::EOPNOTSUPP) => Error::NotSupported {
-            feature: format!("XDP {}{how} on interface {ifindex}", if mode.is_empty() { String::new() } else { format!("{mode} mode ") }),
+            feature: format!("XDP {}{how} on interface {ifindex}", mode.map_or(String::new(), |m| format!("{} mode ", m.name()))),
             hint: "the driver lacks this mode; use generic mode (xdpgeneric)".into(),
         },
         _ => e,
@@ -162,7 +165,8 @@ pub fn attach_netlink(prog: &Program, ifindex: u32, opts: &NetlinkAttach<'_>) ->
     let what = format!(
         "attaching XDP program {} to ifindex {ifindex}{}",
         prog.name(),
-        opts.mode.map_or(String::new(), |m| format!(" ({} mode)", m.name()))
+        opts.mode
+            .map_or(String::new(), |m| format!(" ({} mode)", m.name()))
     );
     set_xdp(
         ifindex,

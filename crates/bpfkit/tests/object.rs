@@ -88,8 +88,15 @@ fn map_in_map_tail_calls_and_pinning_by_name_with_reuse() {
         b
     };
     let first = open().load().unwrap();
-    let pinned = first.maps().iter().find(|m| m.name == "shared_counts").unwrap();
-    assert_eq!(pinned.pinned_at.as_deref(), Some(pins.join("shared_counts").as_path()));
+    let pinned = first
+        .maps()
+        .iter()
+        .find(|m| m.name == "shared_counts")
+        .unwrap();
+    assert_eq!(
+        pinned.pinned_at.as_deref(),
+        Some(pins.join("shared_counts").as_path())
+    );
     assert!(!pinned.reused);
     assert!(pins.join("shared_counts").exists());
 
@@ -100,11 +107,18 @@ fn map_in_map_tail_calls_and_pinning_by_name_with_reuse() {
     fire_getppid(3);
     let outer = first.map("outer").unwrap();
     let read_inner = |slot: u32| {
-        let inner = outer.inner_map(&slot.to_ne_bytes()).unwrap().expect("values initialised the slot");
+        let inner = outer
+            .inner_map(&slot.to_ne_bytes())
+            .unwrap()
+            .expect("values initialised the slot");
         u64_of(&inner.lookup(&0u32.to_ne_bytes()).unwrap().unwrap())
     };
     assert_eq!(read_inner(0), 3, "on_getppid bumped inner_a");
-    assert_eq!(read_inner(1), 3, "tail_second (through the prog_array) bumped inner_b");
+    assert_eq!(
+        read_inner(1),
+        3,
+        "tail_second (through the prog_array) bumped inner_b"
+    );
     let counts = first.map("shared_counts").unwrap();
     let count = |k: u32| counts.lookup(&k.to_ne_bytes()).unwrap().map(|v| u64_of(&v));
     assert_eq!(count(1), Some(3));
@@ -112,11 +126,20 @@ fn map_in_map_tail_calls_and_pinning_by_name_with_reuse() {
 
     // A second load finds the pin and shares the map.
     let second = open().load().unwrap();
-    let again = second.maps().iter().find(|m| m.name == "shared_counts").unwrap();
+    let again = second
+        .maps()
+        .iter()
+        .find(|m| m.name == "shared_counts")
+        .unwrap();
     assert!(again.reused);
     assert_eq!(again.map.id(), counts.id());
     assert_eq!(
-        second.map("shared_counts").unwrap().lookup(&1u32.to_ne_bytes()).unwrap().map(|v| u64_of(&v)),
+        second
+            .map("shared_counts")
+            .unwrap()
+            .lookup(&1u32.to_ne_bytes())
+            .unwrap()
+            .map(|v| u64_of(&v)),
         Some(3)
     );
 
@@ -135,12 +158,16 @@ fn map_in_map_tail_calls_and_pinning_by_name_with_reuse() {
 #[test]
 fn an_incompatible_pin_is_refused() {
     let pins = PinDir::new("objpinbad");
-    let other = bpfkit::Map::create(&bpfkit::MapSpec::new(bpfkit::MapType::Hash, 4, 4, 16)).unwrap();
+    let other =
+        bpfkit::Map::create(&bpfkit::MapSpec::new(bpfkit::MapType::Hash, 4, 4, 16)).unwrap();
     other.pin(pins.join("shared_counts")).unwrap();
     let mut b = ObjectBuilder::open_file(fixture("obj_maps.bpf.o")).unwrap();
     b.pin_root(pins.path());
     let err = b.load().unwrap_err().to_string();
-    assert!(err.contains("shared_counts") && err.contains("value size is 4"), "{err}");
+    assert!(
+        err.contains("shared_counts") && err.contains("value size is 4"),
+        "{err}"
+    );
     let id = other.id();
     drop(other);
     std::fs::remove_file(pins.join("shared_counts")).unwrap();
@@ -153,7 +180,9 @@ fn kernel_config() -> String {
     match f {
         Ok(f) => {
             let mut s = String::new();
-            flate2::read::GzDecoder::new(f).read_to_string(&mut s).unwrap();
+            flate2::read::GzDecoder::new(f)
+                .read_to_string(&mut s)
+                .unwrap();
             s
         }
         Err(_) => {
@@ -188,7 +217,10 @@ fn kconfig_ksyms_and_kfuncs_resolve_on_this_kernel() {
         .take(3)
         .map(|n| n.parse().unwrap_or(0))
         .collect();
-    assert_eq!(var("kernel_version"), (nums[0] << 16) | (nums[1] << 8) | nums[2].min(255));
+    assert_eq!(
+        var("kernel_version"),
+        (nums[0] << 16) | (nums[1] << 8) | nums[2].min(255)
+    );
     let config = kernel_config();
     let hz: u64 = config
         .lines()
@@ -198,13 +230,29 @@ fn kconfig_ksyms_and_kfuncs_resolve_on_this_kernel() {
         .unwrap();
     assert_eq!(var("hz"), hz);
     assert_eq!(var("bpf_syscall"), 1);
-    let jit = if config.contains("CONFIG_BPF_JIT=y\n") { 1 } else { 0 };
+    let jit = if config.contains("CONFIG_BPF_JIT=y\n") {
+        1
+    } else {
+        0
+    };
     assert_eq!(var("bpf_jit"), jit);
-    assert_eq!(var("not_there"), 0, "a weak kconfig extern the kernel lacks is 0");
+    assert_eq!(
+        var("not_there"),
+        0,
+        "a weak kconfig extern the kernel lacks is 0"
+    );
     assert_eq!(var("stext_addr"), kallsyms_addr("_stext"));
     assert_eq!(var("missing_addr"), 0, "a weak ksym the kernel lacks is 0");
-    assert_eq!(var("missing_typed"), 0, "a weak typed ksym the kernel lacks is 0");
-    assert_eq!(var("acquired_pid"), my_tgid() as u64, "kfunc bpf_task_acquire");
+    assert_eq!(
+        var("missing_typed"),
+        0,
+        "a weak typed ksym the kernel lacks is 0"
+    );
+    assert_eq!(
+        var("acquired_pid"),
+        my_tgid() as u64,
+        "kfunc bpf_task_acquire"
+    );
     let link_ids: Vec<u32> = links.iter().map(|l| l.id().unwrap()).collect();
     let (p, m) = ids(&obj);
     drop(links);
@@ -244,7 +292,7 @@ fn a_typed_ksym_is_passed_by_its_vmlinux_btf_id() {
 /// naturally aligned offset holding the field, shift left then right.
 fn bitfield_shifts(btf: &Btf, st: u32, field: &str) -> (u64, u64) {
     let t = btf.type_by_id(st).unwrap();
-    let m = t.members().iter().find(|m| m.name == field).unwrap().clone();
+    let m = *t.members().iter().find(|m| m.name == field).unwrap();
     let bit_off = u64::from(m.bit_offset);
     let bit_size = u64::from(m.bitfield_size);
     let byte_size = btf.type_size(m.type_id).unwrap();
@@ -274,7 +322,7 @@ fn every_core_kind_relocates_against_the_running_kernel() {
     let vm = Btf::vmlinux().unwrap();
     let task = vm.find_by_name_kind("task_struct", Kind::Struct).unwrap();
     let t = vm.type_by_id(task).unwrap();
-    let member = |n: &str| t.members().iter().find(|m| m.name == n).unwrap().clone();
+    let member = |n: &str| *t.members().iter().find(|m| m.name == n).unwrap();
     let tgid_off = u64::from(member("tgid").bit_offset / 8);
     let comm_size = vm.type_size(member("comm").type_id).unwrap();
     let (lshift, rshift) = bitfield_shifts(&vm, task, "sched_migrated");
@@ -283,7 +331,13 @@ fn every_core_kind_relocates_against_the_running_kernel() {
         .unwrap()
         .detail
     {
-        Detail::Enum(e) => e.values.iter().find(|v| v.name == "BPF_MAP_TYPE_RINGBUF").unwrap().value as u64,
+        Detail::Enum(e) => {
+            e.values
+                .iter()
+                .find(|v| v.name == "BPF_MAP_TYPE_RINGBUF")
+                .unwrap()
+                .value
+        }
         other => panic!("bpf_map_type is {other:?}"),
     };
     let ppid = u64::from(std::os::unix::process::parent_id());
@@ -304,7 +358,10 @@ fn every_core_kind_relocates_against_the_running_kernel() {
         ("ENUMVAL_EXISTS (flavour)", 1),
         ("ENUMVAL_EXISTS missing value", 0),
         ("ENUMVAL_VALUE (flavour, local 1000)", ringbuf_value),
-        ("task_struct___v1 tgid read at the kernel's offset", my_tgid() as u64),
+        (
+            "task_struct___v1 tgid read at the kernel's offset",
+            my_tgid() as u64,
+        ),
         ("BPF_CORE_READ(task, real_parent, tgid)", ppid),
     ];
     for (i, (what, want)) in expected.iter().enumerate() {
@@ -352,17 +409,132 @@ fn adjusting_programs_and_maps_before_load() {
     b.pin_root(pins.path());
     b.set_autoload("tail_second", false).unwrap();
     b.set_max_entries("shared_counts", 64).unwrap();
-    assert!(b.set_max_entries("obj_maps.rodata", 2).is_err(), "data maps keep their size");
-    assert!(b.set_autoload("nope", false).unwrap_err().to_string().contains("on_getppid"));
+    assert!(
+        b.set_max_entries("obj_maps.rodata", 2).is_err(),
+        "data maps keep their size"
+    );
+    assert!(b
+        .set_autoload("nope", false)
+        .unwrap_err()
+        .to_string()
+        .contains("on_getppid"));
     let obj = b.load().unwrap();
     assert!(obj.program("tail_second").is_none());
     assert!(obj.program("on_getppid").is_some());
     assert_eq!(obj.map("shared_counts").unwrap().max_entries(), 64);
     // the prog_array slot of a program left out stays empty
     let jump = obj.map("jump").unwrap();
-    assert!(jump.lookup(&1u32.to_ne_bytes()).map(|v| v.is_none()).unwrap_or(true));
+    assert!(jump
+        .lookup(&1u32.to_ne_bytes())
+        .map(|v| v.is_none())
+        .unwrap_or(true));
     let (p, m) = ids(&obj);
     drop(obj);
     std::fs::remove_file(pins.join("shared_counts")).unwrap();
     assert_gone(&p, &m, &[]);
+}
+
+#[test]
+fn programs_carry_the_object_btf_with_func_and_line_info() {
+    let obj = ObjectBuilder::open_file(fixture("obj_globals.bpf.o"))
+        .unwrap()
+        .load()
+        .unwrap();
+    let info = obj.program("on_getppid").unwrap().info().unwrap();
+    assert_ne!(info.btf_id, 0, "the program was loaded with the object's BTF");
+    let btf = bpfkit::loaded_btfs().find_map(|b| b.ok().filter(|b| b.id == info.btf_id));
+    assert!(btf.is_some_and(|b| !b.kernel_btf), "its BTF object is loaded");
+    let bss = obj.section_map(".bss").unwrap().info().unwrap();
+    assert_eq!(bss.btf_id, info.btf_id);
+    assert_ne!(bss.btf_value_type_id, 0, ".bss is typed by its DATASEC");
+    let (p, m) = ids(&obj);
+    drop(obj);
+    assert_gone(&p, &m, &[]);
+}
+
+#[test]
+fn legacy_maps_and_bad_objects() {
+    let obj = ObjectBuilder::open_file(fixture("elf_legacy.bpf.o"))
+        .unwrap()
+        .load()
+        .unwrap();
+    let hash = obj.map("old_hash").unwrap();
+    assert_eq!((hash.key_size(), hash.value_size(), hash.max_entries()), (4, 8, 128));
+    assert!(obj.program("legacy_prog").is_some());
+    let (p, m) = ids(&obj);
+    drop(obj);
+    assert_gone(&p, &m, &[]);
+
+    let err = ObjectBuilder::open_file(fixture("elf_unknown.bpf.o"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bogus_kind/whatever"), "{err}");
+    let bytes = std::fs::read(fixture("obj_globals.bpf.o")).unwrap();
+    for cut in [0, 10, 64, bytes.len() / 2, bytes.len() - 1] {
+        assert!(ObjectBuilder::open_bytes("cut", &bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let missing = ObjectBuilder::open_file("/nonexistent/x.bpf.o").unwrap_err().to_string();
+    assert!(missing.contains("/nonexistent/x.bpf.o"), "{missing}");
+}
+
+#[test]
+fn auto_attach_follows_the_section_name_and_fails_politely() {
+    use bpfkit::object::AttachOutcome;
+    // fentry loads are refused here (lockdown): without skip_unsupported the load says so.
+    let mut b = ObjectBuilder::open_file(fixture("obj_attach.bpf.o")).unwrap();
+    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    match b.load() {
+        Ok(obj) => assert!(obj.program("on_fentry").is_some(), "a kernel that allows fentry"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("on_fentry") && msg.contains("fentry"), "{msg}");
+            assert_eq!(msg.lines().count(), 1, "one line: {msg}");
+        }
+    }
+
+    let mut b = ObjectBuilder::open_file(fixture("obj_attach.bpf.o")).unwrap();
+    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.skip_unsupported(true);
+    let obj = b.load().unwrap();
+    let mut links = Vec::new();
+    for name in ["on_raw_tp", "on_tp_btf", "on_getpid"] {
+        match obj.attach_program(name).unwrap() {
+            AttachOutcome::Attached(l) => links.push(l),
+            other => panic!("{name} should auto-attach, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        obj.attach_program("on_sample").unwrap(),
+        AttachOutcome::NotAutoAttachable
+    ));
+    let kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
+    match obj.attach_program("on_kprobe") {
+        Ok(AttachOutcome::Attached(l)) => {
+            assert!(kprobes, "kprobe attached on a kernel without a kprobe PMU");
+            links.push(l);
+        }
+        Ok(other) => panic!("kprobe/do_nanosleep should auto-attach, got {other:?}"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!kprobes, "{msg}");
+            assert!(msg.contains("kprobe"), "{msg}");
+            assert_eq!(msg.lines().count(), 1, "one line: {msg}");
+        }
+    }
+    if obj.program("on_fentry").is_none() {
+        assert!(obj.skipped().iter().any(|(p, why)| p == "on_fentry" && why.contains("fentry")));
+    }
+    fire_getppid(3);
+    for _ in 0..5 {
+        std::hint::black_box(std::process::id());
+    }
+    let hits: Vec<u64> = obj.read_var("hits").unwrap().chunks(8).map(u64_of).collect();
+    assert!(hits[0] >= 3, "raw_tp/sys_enter: {hits:?}");
+    assert!(hits[1] >= 3, "tp_btf/sys_enter: {hits:?}");
+    assert!(hits[2] >= 5, "uprobe on libc getpid: {hits:?}");
+    let link_ids: Vec<u32> = links.iter().map(|l| l.id().unwrap()).collect();
+    let (p, m) = ids(&obj);
+    bpfkit::object::detach_all(links);
+    drop(obj);
+    assert_gone(&p, &m, &link_ids);
 }

@@ -6,12 +6,12 @@ mod common;
 
 use bpfkit::xdp::{self, NetlinkAttach, XdpMode};
 use bpfkit::{Map, MapSpec, MapType, Program, ProgramType};
-use common::net::{count_asm, counter_map, fd_of, load_asm, read_counter, VethPair};
 use common::assert_gone;
+use common::net::{count_asm, counter_map, fd_of, load_asm, read_counter, VethPair};
 
 /// Drops IPv4 ICMP and counts each drop; passes everything else.
 fn drop_icmp(map: &Map) -> Program {
-    let count = count_asm(fd_of(&map), "c");
+    let count = count_asm(fd_of(map), "c");
     load_asm(
         "xdp_drop_icmp",
         ProgramType::Xdp,
@@ -68,7 +68,10 @@ fn ids(p: &Program, maps: &[&Map]) -> (u32, Vec<u32>) {
 
 fn drop_test(mode: XdpMode) {
     let pair = VethPair::new();
-    assert!(pair.ping_from_peer(1), "ping must work before XDP is attached");
+    assert!(
+        pair.ping_from_peer(1),
+        "ping must work before XDP is attached"
+    );
     let map = counter_map("xdp_cnt");
     let prog = drop_icmp(&map);
     let (pid, mids) = ids(&prog, &[&map]);
@@ -76,9 +79,16 @@ fn drop_test(mode: XdpMode) {
     let link = xdp::attach(&prog, pair.ifindex, Some(mode)).unwrap();
     let link_id = link.id().unwrap();
     let q = xdp::query(pair.ifindex).unwrap();
-    assert_eq!(q.attached(), vec![(mode, pid)], "query must report the program");
+    assert_eq!(
+        q.attached(),
+        vec![(mode, pid)],
+        "query must report the program"
+    );
 
-    assert!(!pair.ping_from_peer(3), "ping must fail while XDP drops ICMP");
+    assert!(
+        !pair.ping_from_peer(3),
+        "ping must fail while XDP drops ICMP"
+    );
     assert_eq!(read_counter(&map), 3, "three echo requests were dropped");
 
     drop(link);
@@ -218,7 +228,9 @@ fn bad_input_is_one_clear_line_and_leaves_the_hook_alone() {
     assert!(err.contains("no interface with index"), "{err}");
 
     let skf = load_asm("not_xdp", ProgramType::SocketFilter, None, "r0 = 0\nexit\n");
-    let err = xdp::attach(&skf, pair.ifindex, None).unwrap_err().to_string();
+    let err = xdp::attach(&skf, pair.ifindex, None)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "program `not_xdp` is of type socket_filter, but an XDP hook needs a xdp program"
@@ -366,7 +378,11 @@ fn xdp_redirect_through_a_devmap_moves_packets_to_another_veth() {
         ));
         cap.join().expect("capture thread")
     });
-    assert_eq!(capture.trim(), "3", "all three datagrams must come out of b");
+    assert_eq!(
+        capture.trim(),
+        "3",
+        "all three datagrams must come out of b"
+    );
     assert_eq!(read_counter(&map), 3);
     drop((link, prog, map, devmap));
     assert_gone(&[pid], &mids, &[link_id]);

@@ -16,7 +16,11 @@ pub fn fixtures() -> PathBuf {
 /// Path of a built fixture; panics (failing the test) with the command to build it when absent.
 pub fn fixture(name: &str) -> PathBuf {
     let p = fixtures().join(name);
-    assert!(p.exists(), "fixture {} is missing: run scripts/build-fixtures", p.display());
+    assert!(
+        p.exists(),
+        "fixture {} is missing: run scripts/build-fixtures",
+        p.display()
+    );
     p
 }
 
@@ -24,13 +28,22 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn elf_section(path: &std::path::Path, name: &str) -> Vec<u8> {
     let data = std::fs::read(path).unwrap();
     let obj = object::File::parse(&*data).unwrap();
-    let sec = obj.section_by_name(name).unwrap_or_else(|| panic!("{} has no {name}", path.display()));
+    let sec = obj
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("{} has no {name}", path.display()));
     sec.data().unwrap().to_vec()
 }
 
 /// Runs bpftool with `args`, returning stdout; panics on failure.
 pub fn bpftool(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("bpftool").args(args).output().expect("run bpftool");
-    assert!(out.status.success(), "bpftool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bpftool")
+        .args(args)
+        .output()
+        .expect("run bpftool");
+    assert!(
+        out.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }

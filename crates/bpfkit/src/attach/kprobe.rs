@@ -159,8 +159,15 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// Kernel functions that ftrace can probe and that match `pattern`, sorted and deduplicated,
-/// from tracefs `available_filter_functions`.
+/// Kernel functions that ftrace can probe and that match `pattern`, sorted, one name per
+/// function.
+///
+/// `available_filter_functions` names each traceable function once, by whichever of its
+/// symbols kallsyms reports for the address; an alias at the same address is missing there.
+/// Debian's kernels list `__do_sys_getpid` but not `__x64_sys_getpid`, which is the same code
+/// (`SYSCALL_DEFINE0` makes the wrapper an alias of the body). So the names of /proc/kallsyms
+/// that sit at a listed function's address match too. Aliases of one function are attached
+/// once: the first matching name in sorted order stands for the address.
 pub fn matching_kernel_functions(pattern: &str) -> Result<Vec<String>> {
     let path = bpfkit_sys::tracefs::root()?.join("available_filter_functions");
     let text = std::fs::read_to_string(&path).map_err(|source| {
@@ -176,15 +183,63 @@ pub fn matching_kernel_functions(pattern: &str) -> Result<Vec<String>> {
             }
         }
     })?;
-    let mut out: Vec<String> = text
+    let traceable: Vec<&str> = text
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|f| glob_match(pattern, f))
-        .map(str::to_string)
         .collect();
+    // Without kallsyms (unreadable, or addresses hidden by kptr_restrict) only the listed
+    // names can match.
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    Ok(match_functions(pattern, &traceable, &kallsyms))
+}
+
+/// The matching logic of [`matching_kernel_functions`] on the two files' contents.
+fn match_functions(pattern: &str, traceable: &[&str], kallsyms: &str) -> Vec<String> {
+    use std::collections::{BTreeMap, HashSet};
+    let listed: HashSet<&str> = traceable.iter().copied().collect();
+    // Text symbols with a known address: (address, name).
+    let text_syms: Vec<(u64, &str)> = kallsyms
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let addr = u64::from_str_radix(f.next()?, 16).ok()?;
+            let kind = f.next()?;
+            let name = f.next()?;
+            (addr != 0 && matches!(kind, "t" | "T")).then_some((addr, name))
+        })
+        .collect();
+    let listed_addrs: HashSet<u64> = text_syms
+        .iter()
+        .filter(|(_, name)| listed.contains(name))
+        .map(|&(addr, _)| addr)
+        .collect();
+    let mut by_addr: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    let mut located: HashSet<&str> = HashSet::new();
+    for &(addr, name) in &text_syms {
+        if listed_addrs.contains(&addr) {
+            located.insert(name);
+            if glob_match(pattern, name) {
+                by_addr.entry(addr).or_default().push(name);
+            }
+        }
+    }
+    let mut out: Vec<String> = by_addr
+        .into_values()
+        .filter_map(|mut names| {
+            names.sort_unstable();
+            names.first().map(|n| n.to_string())
+        })
+        .collect();
+    // Listed functions kallsyms did not place (no addresses) still match by name.
+    out.extend(
+        listed
+            .iter()
+            .filter(|name| !located.contains(*name) && glob_match(pattern, name))
+            .map(|name| name.to_string()),
+    );
     out.sort();
     out.dedup();
-    Ok(out)
+    out
 }
 
 impl Program {
@@ -275,6 +330,46 @@ mod tests {
         assert!(!glob_match("a*b", "acbd"));
         assert!(glob_match("a*b*", "acbd"));
         assert!(glob_match("exact", "exact"));
+    }
+
+    #[test]
+    fn aliases_at_a_traceable_address_match_once() {
+        let listed = ["__do_sys_getpid", "vfs_read", "do_sys_openat2"];
+        let kallsyms = "\
+ffffffff81100000 t __do_sys_getpid
+ffffffff81100000 T __x64_sys_getpid
+ffffffff81100000 T __ia32_sys_getpid
+ffffffff810ffff0 T __pfx___x64_sys_getpid
+ffffffff81200000 T vfs_read
+ffffffff81300000 T do_sys_openat2
+ffffffff81400000 T __x64_sys_notrace_thing
+ffffffff82000000 D __x64_sys_data_not_text
+";
+        assert_eq!(
+            match_functions("__x64_sys_getpi?", &listed, kallsyms),
+            ["__x64_sys_getpid"]
+        );
+        // Three names of one function: attached once, by the first name.
+        assert_eq!(
+            match_functions("*sys_getpid", &listed, kallsyms),
+            ["__do_sys_getpid"]
+        );
+        // Neither data nor text at an address ftrace does not list.
+        assert_eq!(
+            match_functions("__x64_sys_*", &listed, kallsyms),
+            ["__x64_sys_getpid"]
+        );
+        assert_eq!(
+            match_functions("*", &listed, kallsyms),
+            ["__do_sys_getpid", "do_sys_openat2", "vfs_read"]
+        );
+        // Hidden addresses (kptr_restrict): names from the listing alone.
+        let hidden = "0000000000000000 T __x64_sys_getpid\n0000000000000000 t __do_sys_getpid\n";
+        assert_eq!(
+            match_functions("*sys_getpid", &listed, hidden),
+            ["__do_sys_getpid"]
+        );
+        assert!(match_functions("__x64_*", &listed, "").is_empty());
     }
 
     #[test]

@@ -99,7 +99,10 @@ pub(crate) fn annotate(
     if let Some(src) = btf.and_then(|b| source_of(insn, lines, b)) {
         out.push_str(&format!(" at {src}"));
     }
-    if let Some(p) = poisoned.iter().find(|p| p.insn == insn || p.insn + 1 == insn) {
+    if let Some(p) = poisoned
+        .iter()
+        .find(|p| p.insn == insn || p.insn + 1 == insn)
+    {
         out.push_str(&format!(
             "\nthe loader poisoned this instruction: CO-RE relocation {} found no match in the kernel's BTF; guard the access with bpf_core_field_exists()/bpf_core_type_exists()",
             p.what

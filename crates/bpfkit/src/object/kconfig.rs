@@ -41,13 +41,24 @@ fn config_text() -> Result<String> {
     }
     let boot = format!("/boot/config-{}", kernel_release()?);
     std::fs::read_to_string(&boot).map_err(|source| Error::Io {
-        path: format!("{boot} (and {PROC_CONFIG} is missing: the kernel has no CONFIG_IKCONFIG_PROC)"),
+        path: format!(
+            "{boot} (and {PROC_CONFIG} is missing: the kernel has no CONFIG_IKCONFIG_PROC)"
+        ),
         source,
     })
 }
 
-/// Everything the `.kconfig` map needs from the running kernel.
-pub(crate) fn running_kernel_env(needs_config: bool) -> Result<KconfigEnv> {
+/// Whether syscalls enter through an architecture wrapper taking a `struct pt_regs *`, as
+/// libbpf decides it: the wrapper of bpf(2) is in kallsyms.
+fn syscall_wrapper() -> bool {
+    let names =
+        std::collections::HashSet::from(["__x64_sys_bpf", "__arm64_sys_bpf", "__s390x_sys_bpf"]);
+    super::ksyms::kallsyms(&names).is_ok_and(|found| !found.is_empty())
+}
+
+/// Everything the `.kconfig` map needs from the running kernel; the config file is read only
+/// when `needs_config`, kallsyms only when `needs_wrapper`.
+pub(crate) fn running_kernel_env(needs_config: bool, needs_wrapper: bool) -> Result<KconfigEnv> {
     let config = if needs_config {
         parse_kconfig(&config_text()?)?
     } else {
@@ -59,8 +70,6 @@ pub(crate) fn running_kernel_env(needs_config: bool) -> Result<KconfigEnv> {
         kernel_version: version,
         // bpf_get_attach_cookie arrived in 5.15 for every attach kind libbpf uses it with.
         has_bpf_cookie: version >= bpfkit_elf::externs::kernel_version_code(5, 15, 0),
-        has_syscall_wrapper: super::ksyms::kallsyms_has("__x64_sys_bpf")
-            || super::ksyms::kallsyms_has("__arm64_sys_bpf")
-            || super::ksyms::kallsyms_has("__s390x_sys_bpf"),
+        has_syscall_wrapper: needs_wrapper && syscall_wrapper(),
     })
 }

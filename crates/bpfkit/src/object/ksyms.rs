@@ -33,11 +33,6 @@ pub(crate) fn kallsyms(names: &HashSet<&str>) -> Result<HashMap<String, u64>> {
     Ok(out)
 }
 
-/// Whether `/proc/kallsyms` lists `name`.
-pub(crate) fn kallsyms_has(name: &str) -> bool {
-    kallsyms(&HashSet::from([name])).is_ok_and(|m| m.contains_key(name))
-}
-
 /// A kernel BTF object that holds a symbol: vmlinux, or a module with its BTF fd.
 pub(crate) struct ModuleBtf {
     pub btf: Btf,
@@ -79,10 +74,7 @@ impl KernelBtfs {
                     continue;
                 }
                 if let Ok(btf) = Btf::module(&info.name, &self.vmlinux) {
-                    mods.push(ModuleBtf {
-                        btf,
-                        fd,
-                    });
+                    mods.push(ModuleBtf { btf, fd });
                 }
             }
             self.modules = Some(mods);
@@ -95,15 +87,17 @@ impl KernelBtfs {
         if let Some(id) = self.vmlinux.find_by_name_kind(name, kind) {
             return Some((BtfHome::Vmlinux, id));
         }
-        self.modules()
-            .iter()
-            .enumerate()
-            .find_map(|(i, m)| {
-                m.btf
-                    .find_by_name_kind(name, kind)
-                    .filter(|&id| id >= m.btf.start_id())
-                    .map(|id| (BtfHome::Module(i), id))
-            })
+        self.modules().iter().enumerate().find_map(|(i, m)| {
+            m.btf
+                .find_by_name_kind(name, kind)
+                .filter(|&id| id >= m.btf.start_id())
+                .map(|id| (BtfHome::Module(i), id))
+        })
+    }
+
+    /// Every module's BTF (split on vmlinux), read on first use.
+    pub fn module_btfs(&mut self) -> Vec<&Btf> {
+        self.modules().iter().map(|m| &m.btf).collect()
     }
 
     pub fn module(&self, i: usize) -> Option<&ModuleBtf> {

@@ -5,9 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::PathBuf;
 
 use bpfkit_btf::Kind;
-use bpfkit_elf::{
-    maps as emaps, DataKind, ExternKind, LinkedProgram, MapDef, SlotTarget,
-};
+use bpfkit_elf::{maps as emaps, DataKind, ExternKind, LinkedProgram, MapDef, SlotTarget};
 
 use super::btf_upload::{self, Poisoned};
 use super::ksyms::{BtfHome, KernelBtfs};
@@ -76,10 +74,12 @@ fn create_map(def: &MapDef, obj: &str, btf: Option<RawFd>) -> Result<Map> {
     // The inner template lives only until the outer map is created: the kernel copies what it
     // needs from it.
     let inner = match &def.inner {
-        Some(inner) => Some(Map::create(&map_spec(inner, obj)?).map_err(|e| Error::Object {
-            object: obj.to_string(),
-            detail: format!("creating the inner-map template of `{}`: {e}", def.name),
-        })?),
+        Some(inner) => Some(
+            Map::create(&map_spec(inner, obj)?).map_err(|e| Error::Object {
+                object: obj.to_string(),
+                detail: format!("creating the inner-map template of `{}`: {e}", def.name),
+            })?,
+        ),
         None => None,
     };
     if let Some(i) = &inner {
@@ -110,7 +110,11 @@ fn check_compatible(def: &MapDef, map: &Map, obj: &str, what: &str) -> Result<()
         ("value size", def.value_size, info.value_size),
         (
             "max_entries",
-            if def.max_entries == 0 { info.max_entries } else { def.max_entries },
+            if def.max_entries == 0 {
+                info.max_entries
+            } else {
+                def.max_entries
+            },
             info.max_entries,
         ),
         ("map_flags", def.map_flags, info.flags),
@@ -135,13 +139,15 @@ fn kconfig_env(b: &ObjectBuilder) -> Result<bpfkit_elf::KconfigEnv> {
         .externs
         .iter()
         .any(|e| matches!(e.kind, ExternKind::Kconfig { .. }) && !e.name.starts_with("LINUX_"));
-    super::kconfig::running_kernel_env(needs_config)
+    let needs_wrapper = b
+        .obj
+        .externs
+        .iter()
+        .any(|e| e.name == "LINUX_HAS_SYSCALL_WRAPPER");
+    super::kconfig::running_kernel_env(needs_config, needs_wrapper)
 }
 
-fn resolve_externs(
-    ctx: &mut Ctx<'_>,
-    fd_array: &mut Vec<RawFd>,
-) -> Result<Vec<ExternValue>> {
+fn resolve_externs(ctx: &mut Ctx<'_>, fd_array: &mut Vec<RawFd>) -> Result<Vec<ExternValue>> {
     let externs = &ctx.b.obj.externs;
     let typeless: HashSet<&str> = externs
         .iter()
@@ -226,7 +232,9 @@ fn attach_btf_id(
     attach: Option<AttachType>,
     target: Option<&str>,
 ) -> Result<Option<u32>> {
-    let Some(attach) = attach else { return Ok(None) };
+    let Some(attach) = attach else {
+        return Ok(None);
+    };
     let need = |t: Option<&str>| {
         t.map(str::to_string).ok_or_else(|| {
             Error::InvalidArgument(format!(
@@ -301,7 +309,19 @@ fn load_program(
             ))
         })?;
         let vmlinux = ctx.kernel()?.vmlinux.clone();
-        poisoned = relocate::apply_core(&mut linked, local, &[&vmlinux])?;
+        let mut trial = linked.clone();
+        poisoned = relocate::apply_core(&mut trial, local, &[&vmlinux])?;
+        if poisoned.is_empty() {
+            linked = trial;
+        } else {
+            // Module BTF is read only when vmlinux leaves a relocation unmatched, as a type
+            // of a module (a driver's struct) is rare and reading every module costs.
+            let kernel = ctx.kernel()?;
+            let mods = kernel.module_btfs();
+            let mut targets: Vec<&bpfkit_btf::Btf> = vec![&vmlinux];
+            targets.extend(mods);
+            poisoned = relocate::apply_core(&mut linked, local, &targets)?;
+        }
     }
     let attach_btf = match prog_type {
         ProgramType::Tracing | ProgramType::Lsm => {
@@ -342,12 +362,7 @@ fn load_program(
         Err(Error::Verifier { source, log, .. }) => Err(Error::Verifier {
             name: p.name.clone(),
             source,
-            log: btf_upload::annotate(
-                &log,
-                &linked.line_info,
-                obj.btf.as_ref(),
-                &poisoned,
-            ),
+            log: btf_upload::annotate(&log, &linked.line_info, obj.btf.as_ref(), &poisoned),
         }),
         Err(e) => Err(e),
     }
@@ -361,7 +376,10 @@ pub(super) fn load(mut b: ObjectBuilder) -> Result<Object> {
         kernel: None,
     };
     let obj = &b.obj;
-    let btf_fd = obj.btf.as_ref().and_then(|btf| btf_upload::upload(btf).ok());
+    let btf_fd = obj
+        .btf
+        .as_ref()
+        .and_then(|btf| btf_upload::upload(btf).ok());
     let btf_raw = btf_fd.as_ref().map(|f| f.as_raw_fd());
 
     // Maps, with their initial contents, then pins.
@@ -391,7 +409,12 @@ pub(super) fn load(mut b: ObjectBuilder) -> Result<Object> {
             let path = b.pin_root.join(&def.name);
             if path.exists() {
                 let m = Map::from_pin(&path)?;
-                check_compatible(def, &m, &obj.name, &format!("the map pinned at {}", path.display()))?;
+                check_compatible(
+                    def,
+                    &m,
+                    &obj.name,
+                    &format!("the map pinned at {}", path.display()),
+                )?;
                 reused = Some(m);
             }
             pinned_at = Some(path);
@@ -417,12 +440,17 @@ pub(super) fn load(mut b: ObjectBuilder) -> Result<Object> {
                         })?;
                     }
                     if def.frozen_after_load() {
-                        m.freeze().map_err(|e| ctx.fail(format!("freezing `{}`: {e}", def.name)))?;
+                        m.freeze()
+                            .map_err(|e| ctx.fail(format!("freezing `{}`: {e}", def.name)))?;
                     }
                 }
                 if let Some(path) = &pinned_at {
                     m.pin(path).map_err(|e| {
-                        ctx.fail(format!("pinning map `{}` at {}: {e}", def.name, path.display()))
+                        ctx.fail(format!(
+                            "pinning map `{}` at {}: {e}",
+                            def.name,
+                            path.display()
+                        ))
                     })?;
                 }
                 m
@@ -443,19 +471,31 @@ pub(super) fn load(mut b: ObjectBuilder) -> Result<Object> {
         if def.map_type == emaps::MAP_TYPE_PROG_ARRAY || def.init_slots.is_empty() {
             continue;
         }
-        let Some(outer) = find_map(&def.name) else { continue };
+        let Some(outer) = find_map(&def.name) else {
+            continue;
+        };
         if outer.reused {
             continue;
         }
         for slot in &def.init_slots {
-            let SlotTarget::Map(inner) = &slot.target else { continue };
+            let SlotTarget::Map(inner) = &slot.target else {
+                continue;
+            };
             let m = find_map(inner).ok_or_else(|| {
-                ctx.fail(format!("map `{}` slot {} names map `{inner}`, which is not created", def.name, slot.slot))
+                ctx.fail(format!(
+                    "map `{}` slot {} names map `{inner}`, which is not created",
+                    def.name, slot.slot
+                ))
             })?;
             outer
                 .map
                 .update_fd(&slot.slot.to_ne_bytes(), m.map.fd(), 0)
-                .map_err(|e| ctx.fail(format!("setting slot {} of `{}` to map `{inner}`: {e}", slot.slot, def.name)))?;
+                .map_err(|e| {
+                    ctx.fail(format!(
+                        "setting slot {} of `{}` to map `{inner}`: {e}",
+                        slot.slot, def.name
+                    ))
+                })?;
         }
     }
 
@@ -492,7 +532,10 @@ pub(super) fn load(mut b: ObjectBuilder) -> Result<Object> {
                     v @ Error::Verifier { .. } => v,
                     other => Error::Object {
                         object: obj.name.clone(),
-                        detail: format!("loading program `{}` (section {}): {other}", p.name, p.section),
+                        detail: format!(
+                            "loading program `{}` (section {}): {other}",
+                            p.name, p.section
+                        ),
                     },
                 })
             }
@@ -503,21 +546,34 @@ pub(super) fn load(mut b: ObjectBuilder) -> Result<Object> {
         if def.map_type != emaps::MAP_TYPE_PROG_ARRAY || def.init_slots.is_empty() {
             continue;
         }
-        let Some(outer) = maps.iter().find(|m| m.name == def.name) else { continue };
+        let Some(outer) = maps.iter().find(|m| m.name == def.name) else {
+            continue;
+        };
         for slot in &def.init_slots {
-            let SlotTarget::Program(name) = &slot.target else { continue };
+            let SlotTarget::Program(name) = &slot.target else {
+                continue;
+            };
             // A program left out leaves its slot empty, as in libbpf.
-            let Some(prog) = programs.iter().find(|p| &p.name == name) else { continue };
+            let Some(prog) = programs.iter().find(|p| &p.name == name) else {
+                continue;
+            };
             outer
                 .map
                 .update_fd(&slot.slot.to_ne_bytes(), prog.program.fd(), 0)
-                .map_err(|e| ctx.fail(format!("setting slot {} of `{}` to program `{name}`: {e}", slot.slot, def.name)))?;
+                .map_err(|e| {
+                    ctx.fail(format!(
+                        "setting slot {} of `{}` to program `{name}`: {e}",
+                        slot.slot, def.name
+                    ))
+                })?;
         }
     }
 
     let mut vars = Vec::new();
     for (i, def) in obj.maps.iter().enumerate() {
-        let (Some(d), Some(Some(m))) = (&def.data, def_to_map.get(i)) else { continue };
+        let (Some(d), Some(Some(m))) = (&def.data, def_to_map.get(i)) else {
+            continue;
+        };
         if d.kind == DataKind::Kconfig {
             continue;
         }

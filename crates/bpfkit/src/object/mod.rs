@@ -73,7 +73,10 @@ impl ObjectBuilder {
 
     /// Opens object bytes (an embedded skeleton object, for instance) under object name `name`.
     pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<ObjectBuilder> {
-        let obj = elf::Object::parse(name, bytes)?;
+        // The ELF reader wants the headers 8-byte aligned, which `include_bytes!` data is not;
+        // a fresh heap copy is (the allocator aligns to at least 8 on 64-bit targets).
+        let aligned = bytes.to_vec();
+        let obj = elf::Object::parse(name, &aligned)?;
         Ok(ObjectBuilder::from_parsed(obj))
     }
 
@@ -381,14 +384,14 @@ impl Object {
     }
 
     fn var_slot(&self, var: &str) -> Result<(&Map, usize, usize)> {
-        let (_, map, off, size) = self
-            .vars
-            .iter()
-            .find(|v| v.0 == var)
-            .ok_or_else(|| Error::Object {
-                object: self.name.clone(),
-                detail: format!("no global variable `{var}` in .data, .rodata or .bss"),
-            })?;
+        let (_, map, off, size) =
+            self.vars
+                .iter()
+                .find(|v| v.0 == var)
+                .ok_or_else(|| Error::Object {
+                    object: self.name.clone(),
+                    detail: format!("no global variable `{var}` in .data, .rodata or .bss"),
+                })?;
         Ok((&self.maps[*map].map, *off, *size))
     }
 
@@ -396,10 +399,13 @@ impl Object {
     pub fn read_var(&self, var: &str) -> Result<Vec<u8>> {
         let (map, off, size) = self.var_slot(var)?;
         let value = map.lookup(&0u32.to_ne_bytes())?.unwrap_or_default();
-        value.get(off..off + size).map(<[u8]>::to_vec).ok_or_else(|| Error::Object {
-            object: self.name.clone(),
-            detail: format!("variable `{var}` lies outside its map value"),
-        })
+        value
+            .get(off..off + size)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| Error::Object {
+                object: self.name.clone(),
+                detail: format!("variable `{var}` lies outside its map value"),
+            })
     }
 
     /// Writes global variable `var` of `.data` or `.bss` (`.rodata` is frozen after load).
@@ -413,10 +419,12 @@ impl Object {
         }
         let key = 0u32.to_ne_bytes();
         let mut whole = map.lookup(&key)?.unwrap_or_default();
-        let slot = whole.get_mut(off..off + size).ok_or_else(|| Error::Object {
-            object: self.name.clone(),
-            detail: format!("variable `{var}` lies outside its map value"),
-        })?;
+        let slot = whole
+            .get_mut(off..off + size)
+            .ok_or_else(|| Error::Object {
+                object: self.name.clone(),
+                detail: format!("variable `{var}` lies outside its map value"),
+            })?;
         slot.copy_from_slice(value);
         map.update(&key, &whole, 0)
     }
@@ -467,6 +475,22 @@ impl Object {
             })?;
         attach::auto_attach(p)
     }
+}
+
+/// Detaches `links` at once: each is dropped on its own thread. Closing a tracepoint's (or
+/// kprobe's) perf event waits for an RCU grace period in the kernel (tens of milliseconds);
+/// dropped one after the other, the waits add up, dropped together they overlap. Returns when
+/// every link is detached.
+pub fn detach_all(links: Vec<Link>) {
+    if links.len() < 2 {
+        drop(links);
+        return;
+    }
+    std::thread::scope(|s| {
+        for link in links {
+            s.spawn(move || drop(link));
+        }
+    });
 }
 
 /// Whether a map definition is created by the loader on its own.

@@ -23,7 +23,11 @@ pub(crate) enum ExternValue {
     Address(u64),
     /// A typed ksym or a kfunc: a BTF id in vmlinux (fd 0) or a module (its BTF fd, and its
     /// index in the program's fd_array for calls).
-    BtfId { id: u32, btf_fd: RawFd, fd_index: i16 },
+    BtfId {
+        id: u32,
+        btf_fd: RawFd,
+        fd_index: i16,
+    },
     /// A weak extern the kernel lacks: 0, or a poisoned call.
     Missing,
 }
@@ -139,14 +143,18 @@ fn field_path(local: &Btf, type_id: u32, access: &str) -> String {
     let mut path = String::new();
     let mut ty = type_id;
     for (n, step) in access.split(':').enumerate() {
-        let Ok(idx) = step.parse::<usize>() else { break };
+        let Ok(idx) = step.parse::<usize>() else {
+            break;
+        };
         if n == 0 {
             if idx != 0 {
                 path.push_str(&format!("[{idx}]"));
             }
             continue;
         }
-        let Ok(id) = local.skip_modifiers(ty) else { break };
+        let Ok(id) = local.skip_modifiers(ty) else {
+            break;
+        };
         let Ok(t) = local.type_by_id(id) else { break };
         match &t.detail {
             bpfkit_btf::Detail::Composite { members, .. } => {

@@ -423,12 +423,29 @@ fn probe_kprobe_multi() -> Probe {
         match bpf_fd(Cmd::LinkCreate, &mut attr) {
             Ok(_link) => return Ok(()),
             Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => {
-                return Err(format!("BPF_LINK_CREATE kprobe_multi on {name}: {e}"))
+                return Err(format!(
+                    "BPF_LINK_CREATE kprobe_multi on {name}: {e}{}",
+                    config_note("CONFIG_FPROBE")
+                ))
             }
             Err(e) => last = format!("BPF_LINK_CREATE kprobe_multi on {name}: {e}"),
         }
     }
     Err(last)
+}
+
+/// `"; /boot/config-R: # CONFIG_X is not set"` when the running kernel's config (which
+/// `scripts/kernel-matrix` puts into its guests) says so, else nothing.
+fn config_note(option: &str) -> String {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return String::new();
+    };
+    let path = format!("/boot/config-{}", release.trim());
+    let unset = format!("# {option} is not set");
+    match std::fs::read_to_string(&path) {
+        Ok(config) if config.lines().any(|l| l == unset) => format!("; {path}: {unset}"),
+        _ => String::new(),
+    }
 }
 
 /// The prefix of `union bpf_attr` that BPF_LINK_CREATE reads for an uprobe_multi link.

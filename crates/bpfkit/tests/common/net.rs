@@ -54,7 +54,10 @@ impl VethPair {
         // A /30 per pair in 10.128.0.0/9, picked from the pid and a counter so parallel
         // test processes do not share a subnet.
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let slot = (std::process::id().wrapping_mul(2654435761).wrapping_add(n * 7919)) % (1 << 21);
+        let slot = (std::process::id()
+            .wrapping_mul(2654435761)
+            .wrapping_add(n * 7919))
+            % (1 << 21);
         let a = 128 + (slot >> 14);
         let b = (slot >> 6) & 0xff;
         let c = (slot & 0x3f) << 2;
@@ -76,11 +79,28 @@ impl VethPair {
                 &pair.ns,
             ],
         );
-        must("ip", &["addr", "add", &format!("{}/30", pair.host_ip), "dev", &pair.host]);
+        must(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}/30", pair.host_ip),
+                "dev",
+                &pair.host,
+            ],
+        );
         must("ip", &["link", "set", &pair.host, "up"]);
         must(
             "ip",
-            &["-n", &pair.ns, "addr", "add", &format!("{}/30", pair.peer_ip), "dev", &pair.peer],
+            &[
+                "-n",
+                &pair.ns,
+                "addr",
+                "add",
+                &format!("{}/30", pair.peer_ip),
+                "dev",
+                &pair.peer,
+            ],
         );
         must("ip", &["-n", &pair.ns, "link", "set", &pair.peer, "up"]);
         must("ip", &["-n", &pair.ns, "link", "set", "lo", "up"]);
@@ -100,9 +120,20 @@ impl VethPair {
     /// Pings the host end from the peer `count` times; true when every ping was answered.
     pub fn ping_from_peer(&self, count: u32) -> bool {
         let c = count.to_string();
-        self.ns_exec(&["ping", "-n", "-q", "-c", &c, "-i", "0.2", "-W", "1", &self.host_ip])
-            .status
-            .success()
+        self.ns_exec(&[
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            &c,
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            &self.host_ip,
+        ])
+        .status
+        .success()
     }
 
     /// Runs a python3 snippet inside the namespace and returns its stdout.
@@ -146,7 +177,12 @@ pub struct ChildCgroup {
 impl ChildCgroup {
     /// Creates it.
     pub fn new() -> ChildCgroup {
-        let path = cgroup2_root().join(format!("bpfkit_cg_{}", short_tag()));
+        ChildCgroup::new_in(&cgroup2_root())
+    }
+
+    /// Creates one below `parent` (drop it before its parent).
+    pub fn new_in(parent: &Path) -> ChildCgroup {
+        let path = parent.join(format!("bpfkit_cg_{}", short_tag()));
         std::fs::create_dir(&path).expect("creating a child cgroup");
         ChildCgroup { path }
     }
@@ -156,13 +192,10 @@ impl ChildCgroup {
         &self.path
     }
 
-    /// Runs `script` with `sh -c` inside the cgroup: the shell moves itself in first.
+    /// Runs `script` with `bash -c` inside the cgroup: the shell moves itself in first.
     pub fn sh(&self, script: &str) -> Output {
-        let full = format!(
-            "echo $$ > {}/cgroup.procs && {script}",
-            self.path.display()
-        );
-        run("sh", &["-c", &full])
+        let full = format!("echo $$ > {}/cgroup.procs && {script}", self.path.display());
+        run("bash", &["-c", &full])
     }
 }
 

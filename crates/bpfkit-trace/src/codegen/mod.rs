@@ -1,0 +1,1762 @@
+//! The code generator: a checked [`Program`] and its resolved attach points to one eBPF
+//! program per point, in the virtual-register IR of [`crate::regalloc`], then lowered with
+//! register allocation. Maps are referenced by index into the load's fd array
+//! (`BPF_PSEUDO_MAP_IDX`): index 0 is the event ring buffer, 1 the per-CPU scratch buffer
+//! where strings, keys and events are built (the 512-byte stack only holds spills), 2 a
+//! zero-filled buffer used to clear scratch memory, then one map per `@map`.
+
+pub mod layout;
+
+use crate::ast::*;
+use crate::check::{const_eval, Checked};
+use crate::diag::{Diagnostic, Span};
+use crate::probes::{Point, Resolved};
+use crate::regalloc::{self, Arg, Op, Src, L, V};
+use crate::tracepoint::Dynamic;
+use crate::types::{tracepoint_field_type, AggKind, NoTypes, Type};
+use bpfkit::{MapType, ProgramType};
+use bpfkit_insn::{helpers as h, AluOp, Insn, JmpOp, Size};
+use layout::{event, is_memory, pad8, size_of};
+use std::collections::{BTreeMap, HashMap};
+
+/// Index of the ring buffer map.
+pub const MAP_EVENTS: i32 = 0;
+/// Index of the per-CPU scratch map.
+pub const MAP_SCRATCH: i32 = 1;
+/// Index of the zero-filled map.
+pub const MAP_ZEROS: i32 = 2;
+const USER_MAP_BASE: usize = 3;
+/// Largest per-CPU scratch value the kernel accepts.
+const SCRATCH_MAX: u32 = 32 * 1024;
+const JOIN_ARGS: u32 = 16;
+const JOIN_ARG_LEN: u32 = 256;
+const JOIN_MASK: u32 = 4095;
+
+/// What a map's values are.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueKind {
+    /// Plain values of this type.
+    Plain(Type),
+    /// An aggregation; `lhist` carries `(min, max, step)`.
+    Agg(AggKind, Option<(i64, i64, i64)>),
+}
+
+/// A map the program uses.
+#[derive(Clone, Debug)]
+pub struct MapDef {
+    /// `@name` as printed (`@` for the anonymous map); internal maps have other names.
+    pub name: String,
+    /// Kernel map type.
+    pub map_type: MapType,
+    /// Key type of a user map (`None`: no key).
+    pub key: Option<Type>,
+    /// Key bytes.
+    pub key_size: u32,
+    /// Value kind.
+    pub value: ValueKind,
+    /// Value bytes (per CPU for per-CPU maps).
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+}
+
+/// A `printf`/`time`/`print` format registered for the runtime.
+#[derive(Clone, Debug)]
+pub struct FormatDef {
+    /// The format string.
+    pub fmt: String,
+    /// The argument types, in event layout order.
+    pub args: Vec<Type>,
+}
+
+/// One program to load.
+#[derive(Clone, Debug)]
+pub struct ProgDef {
+    /// Program name.
+    pub name: String,
+    /// Where it attaches.
+    pub point: Resolved,
+    /// Program type.
+    pub prog_type: ProgramType,
+    /// Instructions.
+    pub insns: Vec<Insn>,
+    /// `(first instruction, script span)` in instruction order.
+    pub spans: Vec<(usize, Span)>,
+}
+
+/// Everything the driver loads and the runtime decodes.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// Maps by fd-array index.
+    pub maps: Vec<MapDef>,
+    /// Programs.
+    pub progs: Vec<ProgDef>,
+    /// Formats by id.
+    pub formats: Vec<FormatDef>,
+}
+
+/// Knobs of code generation.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `CLOCK_MONOTONIC` at start, for `elapsed`.
+    pub start_ns: u64,
+    /// `-p PID`: probes only fire for this process.
+    pub pid: Option<u32>,
+    /// Capacity of user maps.
+    pub max_map_keys: u32,
+    /// Positional parameters.
+    pub params: Vec<String>,
+}
+
+/// Compiles every probe for each of its resolved points (`points[i]` belongs to probe `i`).
+pub fn compile(
+    prog: &Program,
+    checked: &Checked,
+    points: &[Vec<Resolved>],
+    opts: &Options,
+) -> Result<Compiled, Diagnostic> {
+    let mut cx = Ctx {
+        checked,
+        opts,
+        maps: Vec::new(),
+        map_index: HashMap::new(),
+        formats: Vec::new(),
+    };
+    cx.maps.push(MapDef {
+        name: "events".into(),
+        map_type: MapType::Ringbuf,
+        key: None,
+        key_size: 0,
+        value: ValueKind::Plain(Type::None),
+        value_size: 0,
+        max_entries: 1 << 22,
+    });
+    cx.maps.push(MapDef {
+        name: "scratch".into(),
+        map_type: MapType::PercpuArray,
+        key: None,
+        key_size: 4,
+        value: ValueKind::Plain(Type::None),
+        value_size: 8,
+        max_entries: 1,
+    });
+    cx.maps.push(MapDef {
+        name: "zeros".into(),
+        map_type: MapType::Array,
+        key: None,
+        key_size: 4,
+        value: ValueKind::Plain(Type::None),
+        value_size: 8,
+        max_entries: 1,
+    });
+    for (name, info) in &checked.maps {
+        cx.add_user_map(prog, name, info)?;
+    }
+    let mut progs = Vec::new();
+    let mut scratch_max = 8;
+    let mut zeros_max = 8;
+    for (pi, probe) in prog.probes.iter().enumerate() {
+        for r in points.get(pi).into_iter().flatten() {
+            let mut g = Gen::new(&mut cx, r, pi);
+            g.probe(probe)?;
+            scratch_max = scratch_max.max(g.scratch_top);
+            zeros_max = zeros_max.max(g.zero_max);
+            let (insns, spans) =
+                regalloc::lower(&g.ops, &g.spans).map_err(|m| Diagnostic::error(probe.span, m))?;
+            progs.push(ProgDef {
+                name: prog_name(r),
+                point: r.clone(),
+                prog_type: r.point.program_type(),
+                insns,
+                spans,
+            });
+        }
+    }
+    if scratch_max > SCRATCH_MAX {
+        return Err(Diagnostic::error(
+            prog.span,
+            format!("the script needs {scratch_max} bytes of scratch memory per event (at most {SCRATCH_MAX}): use shorter strings (max_strlen)"),
+        ));
+    }
+    if let Some(m) = cx.maps.get_mut(MAP_SCRATCH as usize) {
+        m.value_size = pad8(scratch_max);
+    }
+    if let Some(m) = cx.maps.get_mut(MAP_ZEROS as usize) {
+        m.value_size = pad8(zeros_max);
+    }
+    Ok(Compiled {
+        maps: cx.maps,
+        progs,
+        formats: cx.formats,
+    })
+}
+
+fn prog_name(r: &Resolved) -> String {
+    let tail = r.name.rsplit(':').next().unwrap_or("probe");
+    let mut n: String = tail
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    n.truncate(15);
+    if n.is_empty() {
+        n = r.kind.name().to_string();
+    }
+    n
+}
+
+struct Ctx<'a> {
+    checked: &'a Checked,
+    opts: &'a Options,
+    maps: Vec<MapDef>,
+    map_index: HashMap<String, usize>,
+    formats: Vec<FormatDef>,
+}
+
+/// Finds the constant arguments of the first `lhist` call assigned to `@name`.
+fn lhist_args(prog: &Program, name: &str) -> Option<(i64, i64, i64)> {
+    fn in_block(b: &Block, name: &str) -> Option<(i64, i64, i64)> {
+        b.stmts.iter().find_map(|s| in_stmt(s, name))
+    }
+    fn in_stmt(s: &Stmt, name: &str) -> Option<(i64, i64, i64)> {
+        match &s.kind {
+            StmtKind::Assign { target, value, .. } => match (&target.kind, &value.kind) {
+                (ExprKind::Map { name: n, .. }, ExprKind::Call { name: f, args })
+                    if n == name && f.name == "lhist" && args.len() == 4 =>
+                {
+                    Some((
+                        const_eval(args.get(1)?)?,
+                        const_eval(args.get(2)?)?,
+                        const_eval(args.get(3)?)?,
+                    ))
+                }
+                _ => None,
+            },
+            StmtKind::If { then, else_, .. } => {
+                in_block(then, name).or_else(|| else_.as_ref().and_then(|b| in_block(b, name)))
+            }
+            StmtKind::While { body, .. }
+            | StmtKind::Unroll { body, .. }
+            | StmtKind::For { body, .. }
+            | StmtKind::Block(body) => in_block(body, name),
+            _ => None,
+        }
+    }
+    prog.probes.iter().find_map(|p| in_block(&p.body, name))
+}
+
+impl Ctx<'_> {
+    fn add_user_map(
+        &mut self,
+        prog: &Program,
+        name: &str,
+        info: &crate::check::MapInfo,
+    ) -> Result<(), Diagnostic> {
+        let key_size = info.key.as_ref().map_or(8, size_of);
+        let max = if self.opts.max_map_keys == 0 {
+            4096
+        } else {
+            self.opts.max_map_keys
+        };
+        let (map_type, value, value_size, key_size) = match &info.value {
+            Type::Agg(kind) => {
+                let (vs, ks) = match kind {
+                    AggKind::Count | AggKind::Sum => (8, key_size),
+                    AggKind::Avg | AggKind::Stats | AggKind::Min | AggKind::Max => (16, key_size),
+                    AggKind::Hist | AggKind::Lhist => (8, key_size + 8),
+                    AggKind::Tseries => {
+                        return Err(Diagnostic::error(
+                            info.span,
+                            "tseries() is not supported by bpfkit trace",
+                        ))
+                    }
+                };
+                let lh = if *kind == AggKind::Lhist {
+                    let a = lhist_args(prog, name).ok_or_else(|| {
+                        Diagnostic::error(info.span, "lhist() needs constant min, max and step")
+                    })?;
+                    if a.2 <= 0 || a.1 <= a.0 {
+                        return Err(Diagnostic::error(
+                            info.span,
+                            "lhist(): max must be above min and step positive",
+                        ));
+                    }
+                    Some(a)
+                } else {
+                    None
+                };
+                (MapType::PercpuHash, ValueKind::Agg(*kind, lh), vs, ks)
+            }
+            t => (MapType::Hash, ValueKind::Plain(t.clone()), size_of(t).max(8), key_size),
+        };
+        self.map_index
+            .insert(name.to_string(), self.maps.len());
+        self.maps.push(MapDef {
+            name: format!("@{name}"),
+            map_type,
+            key: info.key.clone(),
+            key_size,
+            value,
+            value_size,
+            max_entries: max,
+        });
+        Ok(())
+    }
+
+    fn format(&mut self, fmt: String, args: Vec<Type>) -> i64 {
+        self.formats.push(FormatDef { fmt, args });
+        self.formats.len() as i64 - 1
+    }
+}
+
+/// A computed value: an integer in a register or a pointer to bytes of a type.
+#[derive(Clone, Debug)]
+enum Val {
+    Int(V, bool),
+    Mem(V, Type),
+    Void,
+}
+
+#[derive(Clone, Debug)]
+enum Var {
+    Int(V, bool),
+    /// A buffer at this scratch offset (recomputed at each use, so it is defined on every
+    /// path).
+    Mem(u32, Type),
+}
+
+struct Gen<'a, 'b> {
+    cx: &'a mut Ctx<'b>,
+    res: &'a Resolved,
+    ops: Vec<Op>,
+    spans: Vec<Span>,
+    span: Span,
+    nv: u32,
+    nl: u32,
+    ctx: V,
+    scratch: V,
+    scratch_top: u32,
+    zero_max: u32,
+    vars: HashMap<String, Var>,
+    loops: Vec<(L, L)>,
+    exit_label: L,
+    _probe: usize,
+}
+
+type R<T> = Result<T, Diagnostic>;
+
+fn unsupported(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(span, format!("{what} is not supported by bpfkit trace yet"))
+}
+
+fn signed_of(t: &Type) -> bool {
+    matches!(t, Type::Int { signed: true, .. })
+}
+
+impl<'a, 'b> Gen<'a, 'b> {
+    fn new(cx: &'a mut Ctx<'b>, res: &'a Resolved, probe: usize) -> Self {
+        Gen {
+            cx,
+            res,
+            ops: Vec::new(),
+            spans: Vec::new(),
+            span: Span::default(),
+            nv: 0,
+            nl: 1,
+            ctx: V(0),
+            scratch: V(0),
+            scratch_top: 0,
+            zero_max: 8,
+            vars: HashMap::new(),
+            loops: Vec::new(),
+            exit_label: L(0),
+            _probe: probe,
+        }
+    }
+
+    fn emit(&mut self, op: Op) {
+        self.ops.push(op);
+        self.spans.push(self.span);
+    }
+    fn v(&mut self) -> V {
+        self.nv += 1;
+        V(self.nv)
+    }
+    fn l(&mut self) -> L {
+        self.nl += 1;
+        L(self.nl)
+    }
+    fn imm(&mut self, x: i64) -> V {
+        let v = self.v();
+        self.emit(Op::Imm(v, x));
+        v
+    }
+    fn call(&mut self, helper: u32, args: Vec<Arg>) -> V {
+        let r = self.v();
+        self.emit(Op::Call {
+            helper,
+            args,
+            ret: Some(r),
+        });
+        r
+    }
+    fn alu(&mut self, op: AluOp, d: V, s: Src) {
+        self.emit(Op::Alu(op, d, s));
+    }
+    fn copy(&mut self, s: V) -> V {
+        let d = self.v();
+        self.emit(Op::Mov(d, s));
+        d
+    }
+
+    /// Reserves `n` bytes of scratch memory; returns a pointer register to them.
+    fn alloc(&mut self, n: u32) -> (V, u32) {
+        let off = self.scratch_top;
+        self.scratch_top += pad8(n.max(1));
+        (self.scratch_at(off), off)
+    }
+    fn scratch_at(&mut self, off: u32) -> V {
+        let p = self.copy(self.scratch);
+        if off > 0 {
+            self.alu(AluOp::Add, p, Src::Imm(off as i32));
+        }
+        p
+    }
+
+    /// Zero-fills `n` bytes at `dst` (one helper call copying from the zero map).
+    fn zero(&mut self, dst: V, n: u32) {
+        if n <= 64 {
+            for o in (0..n).step_by(8) {
+                self.emit(Op::Store(Size::DW, dst, o as i16, Src::Imm(0)));
+            }
+            return;
+        }
+        self.zero_max = self.zero_max.max(n);
+        let zp = self.call_zero_value();
+        self.memcpy(dst, zp, n);
+    }
+
+    fn memcpy(&mut self, dst: V, src: V, n: u32) {
+        if n <= 64 {
+            let t = self.v();
+            let mut o = 0;
+            while o < n {
+                let (sz, w) = if n - o >= 8 {
+                    (Size::DW, 8)
+                } else if n - o >= 4 {
+                    (Size::W, 4)
+                } else {
+                    (Size::B, 1)
+                };
+                self.emit(Op::Load(sz, t, src, o as i16));
+                self.emit(Op::Store(sz, dst, o as i16, Src::V(t)));
+                o += w;
+            }
+            return;
+        }
+        self.call(
+            h::PROBE_READ_KERNEL,
+            vec![Arg::V(dst), Arg::Imm(i64::from(n)), Arg::V(src)],
+        );
+    }
+
+    fn probe(&mut self, p: &Probe) -> R<()> {
+        self.span = p.span;
+        self.ctx = self.v();
+        self.emit(Op::Entry(self.ctx));
+        self.exit_label = self.l();
+        if let Some(pid) = self.cx.opts.pid {
+            if !matches!(self.res.point, Point::Begin | Point::End) {
+                let t = self.call(h::GET_CURRENT_PID_TGID, vec![]);
+                self.alu(AluOp::Rsh, t, Src::Imm(32));
+                let l = self.exit_label;
+                self.emit(Op::Br(JmpOp::Ne, t, Src::Imm(pid as i32), l));
+            }
+        }
+        // The scratch pointer: key 0 on the stack would need a fixed slot, so use the
+        // zero map's first word, which is always 0.
+        let zp = self.call_lookup_const_zero();
+        self.scratch = zp;
+        if let Some(pred) = &p.predicate {
+            self.span = pred.span;
+            let c = self.int(pred)?;
+            let l = self.exit_label;
+            self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), l));
+        }
+        self.block(&p.body)?;
+        let l = self.exit_label;
+        self.emit(Op::Label(l));
+        self.emit(Op::Exit(0));
+        Ok(())
+    }
+
+    /// Looks up key 0 of the scratch map, with the key read from the zero map.
+    fn call_lookup_const_zero(&mut self) -> V {
+        let z = self.call_zero_value();
+        let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(MAP_SCRATCH), Arg::V(z)]);
+        let ok = self.l();
+        self.emit(Op::Br(JmpOp::Ne, p, Src::Imm(0), ok));
+        self.emit(Op::Exit(0));
+        self.emit(Op::Label(ok));
+        p
+    }
+
+    /// A pointer to the zero map's value (a direct value load, no lookup).
+    fn call_zero_value(&mut self) -> V {
+        let v = self.v();
+        self.emit(Op::MapValue(v, MAP_ZEROS, 0));
+        v
+    }
+
+    fn block(&mut self, b: &Block) -> R<()> {
+        for s in &b.stmts {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> R<()> {
+        self.span = s.span;
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                if let ExprKind::Call { name, args } = &e.kind {
+                    if name.name == "join" {
+                        return self.join_stmt(e, args);
+                    }
+                }
+                self.expr(e)?;
+                Ok(())
+            }
+            StmtKind::Assign {
+                target, op, value, ..
+            } => self.assign(target, *op, value),
+            StmtKind::Let { var, value, .. } => match value {
+                Some(v) => {
+                    let t = Expr {
+                        kind: ExprKind::Var(var.name.clone()),
+                        span: var.span,
+                    };
+                    self.assign(&t, None, v)
+                }
+                None => Ok(()),
+            },
+            StmtKind::If { cond, then, else_ } => {
+                let c = self.int(cond)?;
+                let lelse = self.l();
+                let lend = self.l();
+                self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), lelse));
+                self.block(then)?;
+                self.emit(Op::Jmp(lend));
+                self.emit(Op::Label(lelse));
+                if let Some(e) = else_ {
+                    self.block(e)?;
+                }
+                self.emit(Op::Label(lend));
+                Ok(())
+            }
+            StmtKind::Unroll { count, body } => {
+                let n = const_eval(count)
+                    .ok_or_else(|| Diagnostic::error(count.span, "unroll needs a constant"))?;
+                if !(1..=100).contains(&n) {
+                    return Err(Diagnostic::error(
+                        count.span,
+                        "unroll count must be between 1 and 100",
+                    ));
+                }
+                for _ in 0..n {
+                    self.block(body)?;
+                }
+                Ok(())
+            }
+            StmtKind::While { cond, body } => {
+                let top = self.l();
+                let end = self.l();
+                self.emit(Op::Label(top));
+                let c = self.int(cond)?;
+                self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), end));
+                self.loops.push((top, end));
+                self.block(body)?;
+                self.loops.pop();
+                self.emit(Op::Jmp(top));
+                self.emit(Op::Label(end));
+                Ok(())
+            }
+            StmtKind::For { var, iter, body } => match iter {
+                ForIter::Range(a, b) => {
+                    let start = self.int(a)?;
+                    let end_v = self.int(b)?;
+                    let end_v = self.copy(end_v);
+                    let i = self.var_int(&var.name, true);
+                    self.emit(Op::Mov(i, start));
+                    let top = self.l();
+                    let cont = self.l();
+                    let end = self.l();
+                    self.emit(Op::Label(top));
+                    self.emit(Op::Br(JmpOp::Sge, i, Src::V(end_v), end));
+                    self.loops.push((cont, end));
+                    self.block(body)?;
+                    self.loops.pop();
+                    self.emit(Op::Label(cont));
+                    self.alu(AluOp::Add, i, Src::Imm(1));
+                    self.emit(Op::Jmp(top));
+                    self.emit(Op::Label(end));
+                    Ok(())
+                }
+                ForIter::Map(m) => Err(unsupported(m.span, "for over a map")),
+            },
+            StmtKind::Break => match self.loops.last() {
+                Some(&(_, end)) => {
+                    self.emit(Op::Jmp(end));
+                    Ok(())
+                }
+                None => Err(Diagnostic::error(s.span, "break outside a loop")),
+            },
+            StmtKind::Continue => match self.loops.last() {
+                Some(&(c, _)) => {
+                    self.emit(Op::Jmp(c));
+                    Ok(())
+                }
+                None => Err(Diagnostic::error(s.span, "continue outside a loop")),
+            },
+            StmtKind::Return(_) => {
+                let l = self.exit_label;
+                self.emit(Op::Jmp(l));
+                Ok(())
+            }
+            StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    fn var_int(&mut self, name: &str, signed: bool) -> V {
+        if let Some(Var::Int(v, _)) = self.vars.get(name) {
+            return *v;
+        }
+        let v = self.v();
+        // Defined at the probe's start so every path reads an initialised register.
+        self.ops.insert(1, Op::Imm(v, 0));
+        self.spans.insert(1, self.span);
+        self.vars.insert(name.to_string(), Var::Int(v, signed));
+        v
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) -> R<()> {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let cur = self.vars.get(name).cloned();
+                if let Some(op) = op {
+                    let x = self.int(value)?;
+                    let v = match cur {
+                        Some(Var::Int(v, _)) => v,
+                        _ => self.var_int(name, true),
+                    };
+                    self.binop_into(op, v, x, false);
+                    return Ok(());
+                }
+                match self.expr(value)? {
+                    Val::Int(x, s) => {
+                        let v = match cur {
+                            Some(Var::Int(v, _)) => v,
+                            _ => self.var_int(name, s),
+                        };
+                        self.emit(Op::Mov(v, x));
+                    }
+                    Val::Mem(p, t) => {
+                        let n = size_of(&t);
+                        let dst = match cur {
+                            Some(Var::Mem(off, dt)) if size_of(&dt) >= n => self.scratch_at(off),
+                            _ => {
+                                let (d, off) = self.alloc(n);
+                                self.vars.insert(name.clone(), Var::Mem(off, t.clone()));
+                                d
+                            }
+                        };
+                        self.memcpy(dst, p, n);
+                    }
+                    Val::Void => return Err(Diagnostic::error(value.span, "value has no type")),
+                }
+                Ok(())
+            }
+            ExprKind::Map { name, keys, .. } => self.map_assign(name, keys, op, value, target.span),
+            ExprKind::Ident(i) if i == "_" => {
+                self.expr(value)?;
+                Ok(())
+            }
+            _ => Err(unsupported(target.span, "this assignment target")),
+        }
+    }
+
+    fn map_def(&self, name: &str, span: Span) -> R<(i32, MapDef)> {
+        let i = *self
+            .cx
+            .map_index
+            .get(name)
+            .ok_or_else(|| Diagnostic::error(span, format!("Undefined map: @{name}")))?;
+        let d = self.cx.maps.get(i).cloned().ok_or_else(|| {
+            Diagnostic::error(span, format!("Undefined map: @{name}"))
+        })?;
+        Ok((i as i32, d))
+    }
+
+    /// Writes a map key (plus `extra` trailing bytes) into scratch; returns the pointer.
+    fn key(&mut self, def: &MapDef, keys: &[Expr], extra: u32) -> R<V> {
+        let base = def.key_size - extra;
+        let (k, _) = self.alloc(def.key_size);
+        if keys.is_empty() {
+            self.emit(Op::Store(Size::DW, k, 0, Src::Imm(0)));
+            return Ok(k);
+        }
+        let types: Vec<Type> = match (&def.key, keys.len()) {
+            (Some(Type::Tuple(ts)), n) if n > 1 => ts.clone(),
+            (Some(t), _) => vec![t.clone()],
+            (None, _) => vec![Type::U64],
+        };
+        let mut off = 0u32;
+        for (e, t) in keys.iter().zip(types.iter()) {
+            let n = size_of(t);
+            match self.expr(e)? {
+                Val::Int(x, _) => {
+                    self.emit(Op::Store(Size::DW, k, off as i16, Src::V(x)));
+                }
+                Val::Mem(p, vt) => {
+                    let dst = self.copy(k);
+                    self.alu(AluOp::Add, dst, Src::Imm(off as i32));
+                    let m = size_of(&vt).min(n);
+                    self.zero(dst, n);
+                    self.memcpy(dst, p, m);
+                }
+                Val::Void => return Err(Diagnostic::error(e.span, "key has no value")),
+            }
+            off += n;
+        }
+        let _ = base;
+        Ok(k)
+    }
+
+    fn map_assign(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        op: Option<BinOp>,
+        value: &Expr,
+        span: Span,
+    ) -> R<()> {
+        let (mi, def) = self.map_def(name, span)?;
+        if let (ValueKind::Agg(kind, lh), ExprKind::Call { args, .. }) = (&def.value, &value.kind)
+        {
+            return self.aggregate(mi, &def, *kind, *lh, keys, args);
+        }
+        let k = self.key(&def, keys, 0)?;
+        let k = self.copy(k);
+        let (val, _) = self.alloc(def.value_size);
+        if let Some(op) = op {
+            let cur = self.map_read_int(mi, k);
+            let x = self.int(value)?;
+            self.binop_into(op, cur, x, false);
+            self.emit(Op::Store(Size::DW, val, 0, Src::V(cur)));
+        } else {
+            match self.expr(value)? {
+                Val::Int(x, _) => self.emit(Op::Store(Size::DW, val, 0, Src::V(x))),
+                Val::Mem(p, t) => {
+                    let n = size_of(&t).min(def.value_size);
+                    if n < def.value_size {
+                        self.zero(val, def.value_size);
+                    }
+                    self.memcpy(val, p, n);
+                }
+                Val::Void => return Err(Diagnostic::error(value.span, "value has no type")),
+            }
+        }
+        self.call(
+            h::MAP_UPDATE_ELEM,
+            vec![Arg::Map(mi), Arg::V(k), Arg::V(val), Arg::Imm(0)],
+        );
+        Ok(())
+    }
+
+    fn map_read_int(&mut self, mi: i32, k: V) -> V {
+        let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+        let out = self.imm(0);
+        let skip = self.l();
+        self.emit(Op::Br(JmpOp::Eq, p, Src::Imm(0), skip));
+        self.emit(Op::Load(Size::DW, out, p, 0));
+        self.emit(Op::Label(skip));
+        out
+    }
+
+    fn aggregate(
+        &mut self,
+        mi: i32,
+        def: &MapDef,
+        kind: AggKind,
+        lh: Option<(i64, i64, i64)>,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> R<()> {
+        let extra = if matches!(kind, AggKind::Hist | AggKind::Lhist) {
+            8
+        } else {
+            0
+        };
+        let k = self.key(def, keys, extra)?;
+        let k = self.copy(k);
+        let x = match args.first() {
+            Some(a) if kind != AggKind::Count => self.int(a)?,
+            _ => self.imm(1),
+        };
+        let x = self.copy(x);
+        if extra > 0 {
+            let b = match (kind, lh) {
+                (AggKind::Lhist, Some((min, max, step))) => self.lhist_bucket(x, min, max, step),
+                _ => self.log2_bucket(x),
+            };
+            let off = (def.key_size - 8) as i16;
+            self.emit(Op::Store(Size::DW, k, off, Src::V(b)));
+            self.emit(Op::Imm(x, 1));
+        }
+        let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+        let init = self.l();
+        let done = self.l();
+        self.emit(Op::Br(JmpOp::Eq, p, Src::Imm(0), init));
+        let t = self.v();
+        match kind {
+            AggKind::Count | AggKind::Sum | AggKind::Hist | AggKind::Lhist => {
+                self.emit(Op::Load(Size::DW, t, p, 0));
+                self.alu(AluOp::Add, t, Src::V(x));
+                self.emit(Op::Store(Size::DW, p, 0, Src::V(t)));
+            }
+            AggKind::Avg | AggKind::Stats => {
+                self.emit(Op::Load(Size::DW, t, p, 0));
+                self.alu(AluOp::Add, t, Src::Imm(1));
+                self.emit(Op::Store(Size::DW, p, 0, Src::V(t)));
+                self.emit(Op::Load(Size::DW, t, p, 8));
+                self.alu(AluOp::Add, t, Src::V(x));
+                self.emit(Op::Store(Size::DW, p, 8, Src::V(t)));
+            }
+            AggKind::Min | AggKind::Max => {
+                self.emit(Op::Load(Size::DW, t, p, 0));
+                let skip = self.l();
+                let jop = if kind == AggKind::Min {
+                    JmpOp::Sle
+                } else {
+                    JmpOp::Sge
+                };
+                self.emit(Op::Br(jop, t, Src::V(x), skip));
+                self.emit(Op::Store(Size::DW, p, 0, Src::V(x)));
+                self.emit(Op::Label(skip));
+            }
+            AggKind::Tseries => {}
+        }
+        self.emit(Op::Jmp(done));
+        self.emit(Op::Label(init));
+        let (val, _) = self.alloc(16);
+        match kind {
+            AggKind::Avg | AggKind::Stats => {
+                self.emit(Op::Store(Size::DW, val, 0, Src::Imm(1)));
+                self.emit(Op::Store(Size::DW, val, 8, Src::V(x)));
+            }
+            AggKind::Min | AggKind::Max => {
+                self.emit(Op::Store(Size::DW, val, 0, Src::V(x)));
+                self.emit(Op::Store(Size::DW, val, 8, Src::Imm(1)));
+            }
+            _ => self.emit(Op::Store(Size::DW, val, 0, Src::V(x))),
+        }
+        self.call(
+            h::MAP_UPDATE_ELEM,
+            vec![Arg::Map(mi), Arg::V(k), Arg::V(val), Arg::Imm(1)],
+        );
+        self.emit(Op::Label(done));
+        Ok(())
+    }
+
+    /// bpftrace's power-of-two bucket: 0 for negatives, 1 for zero, 2 + log2(v) above.
+    fn log2_bucket(&mut self, x: V) -> V {
+        let b = self.imm(0);
+        let done = self.l();
+        self.emit(Op::Br(JmpOp::Slt, x, Src::Imm(0), done));
+        self.emit(Op::Imm(b, 1));
+        self.emit(Op::Br(JmpOp::Eq, x, Src::Imm(0), done));
+        let v = self.copy(x);
+        let lg = self.imm(0);
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.l();
+            let lim = self.imm(1i64 << shift);
+            self.emit(Op::Br(JmpOp::Lt, v, Src::V(lim), skip));
+            self.alu(AluOp::Rsh, v, Src::Imm(shift));
+            self.alu(AluOp::Add, lg, Src::Imm(shift));
+            self.emit(Op::Label(skip));
+        }
+        self.emit(Op::Mov(b, lg));
+        self.alu(AluOp::Add, b, Src::Imm(2));
+        self.emit(Op::Label(done));
+        b
+    }
+
+    /// Linear bucket: 0 below `min`, 1 + (v-min)/step inside, the last at or above `max`.
+    fn lhist_bucket(&mut self, x: V, min: i64, max: i64, step: i64) -> V {
+        let nb = (max - min) / step + if (max - min) % step != 0 { 1 } else { 0 };
+        let b = self.imm(0);
+        let done = self.l();
+        let lo = self.imm(min);
+        self.emit(Op::Br(JmpOp::Slt, x, Src::V(lo), done));
+        self.emit(Op::Imm(b, nb + 1));
+        let hi = self.imm(max);
+        self.emit(Op::Br(JmpOp::Sge, x, Src::V(hi), done));
+        self.emit(Op::Mov(b, x));
+        self.alu(AluOp::Sub, b, Src::V(lo));
+        let st = self.imm(step);
+        self.alu(AluOp::Div, b, Src::V(st));
+        self.alu(AluOp::Add, b, Src::Imm(1));
+        self.emit(Op::Label(done));
+        b
+    }
+
+    fn binop_into(&mut self, op: BinOp, d: V, x: V, signed: bool) {
+        let a = match op {
+            BinOp::Add => AluOp::Add,
+            BinOp::Sub => AluOp::Sub,
+            BinOp::Mul => AluOp::Mul,
+            BinOp::Div => {
+                if signed {
+                    AluOp::Sdiv
+                } else {
+                    AluOp::Div
+                }
+            }
+            BinOp::Mod => {
+                if signed {
+                    AluOp::Smod
+                } else {
+                    AluOp::Mod
+                }
+            }
+            BinOp::BitAnd => AluOp::And,
+            BinOp::BitOr => AluOp::Or,
+            BinOp::BitXor => AluOp::Xor,
+            BinOp::Shl => AluOp::Lsh,
+            BinOp::Shr => AluOp::Rsh,
+            _ => {
+                let j = match (op, signed) {
+                    (BinOp::Eq, _) => JmpOp::Eq,
+                    (BinOp::Ne, _) => JmpOp::Ne,
+                    (BinOp::Lt, false) => JmpOp::Lt,
+                    (BinOp::Lt, true) => JmpOp::Slt,
+                    (BinOp::Le, false) => JmpOp::Le,
+                    (BinOp::Le, true) => JmpOp::Sle,
+                    (BinOp::Gt, false) => JmpOp::Gt,
+                    (BinOp::Gt, true) => JmpOp::Sgt,
+                    (BinOp::Ge, false) => JmpOp::Ge,
+                    _ => JmpOp::Sge,
+                };
+                let r = self.imm(1);
+                let yes = self.l();
+                self.emit(Op::Br(j, d, Src::V(x), yes));
+                self.emit(Op::Imm(r, 0));
+                self.emit(Op::Label(yes));
+                self.emit(Op::Mov(d, r));
+                return;
+            }
+        };
+        self.alu(a, d, Src::V(x));
+    }
+
+    fn int(&mut self, e: &Expr) -> R<V> {
+        match self.expr(e)? {
+            Val::Int(v, _) => Ok(v),
+            Val::Mem(p, _) => {
+                // A string in a condition: true when non-empty.
+                let t = self.v();
+                self.emit(Op::Load(Size::B, t, p, 0));
+                Ok(t)
+            }
+            Val::Void => Err(Diagnostic::error(e.span, "expression has no value")),
+        }
+    }
+
+    fn checked_type(&self, e: &Expr) -> Type {
+        self.cx
+            .checked
+            .expr_types
+            .get(&e.span)
+            .cloned()
+            .unwrap_or(Type::U64)
+    }
+
+    fn str_lit(&mut self, s: &[u8]) -> Val {
+        let n = s.len() as u32 + 1;
+        let (p, _) = self.alloc(n);
+        let mut bytes = s.to_vec();
+        bytes.resize(pad8(n) as usize, 0);
+        for (i, c) in bytes.chunks(4).enumerate() {
+            let w = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            self.emit(Op::Store(Size::W, p, (i * 4) as i16, Src::Imm(w)));
+        }
+        Val::Mem(p, Type::Str(u64::from(n)))
+    }
+
+    fn expr(&mut self, e: &Expr) -> R<Val> {
+        let saved = self.span;
+        self.span = e.span;
+        let r = self.expr_inner(e);
+        self.span = saved;
+        r
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> R<Val> {
+        match &e.kind {
+            ExprKind::Int(v) => Ok(Val::Int(self.imm(*v as i64), false)),
+            ExprKind::Bool(b) => Ok(Val::Int(self.imm(i64::from(*b)), false)),
+            ExprKind::Str(s) => Ok(self.str_lit(s)),
+            ExprKind::Ident(name) => self.builtin(name, e.span),
+            ExprKind::Var(name) => match self.vars.get(name).cloned() {
+                Some(Var::Int(v, s)) => Ok(Val::Int(self.copy(v), s)),
+                Some(Var::Mem(off, t)) => Ok(Val::Mem(self.scratch_at(off), t)),
+                None => Err(Diagnostic::error(
+                    e.span,
+                    format!("Undefined or undeclared variable: ${name}"),
+                )),
+            },
+            ExprKind::Map { name, keys, .. } => {
+                let (mi, def) = self.map_def(name, e.span)?;
+                let k = self.key(&def, keys, 0)?;
+                match &def.value {
+                    ValueKind::Plain(t) if is_memory(t) => {
+                        let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+                        let ok = self.l();
+                        self.emit(Op::Br(JmpOp::Ne, p, Src::Imm(0), ok));
+                        let z = self.call_zero_value();
+                        self.zero_max = self.zero_max.max(def.value_size);
+                        self.emit(Op::Mov(p, z));
+                        self.emit(Op::Label(ok));
+                        Ok(Val::Mem(p, t.clone()))
+                    }
+                    ValueKind::Plain(t) => Ok(Val::Int(self.map_read_int(mi, k), signed_of(t))),
+                    ValueKind::Agg(..) => Ok(Val::Int(self.map_read_int(mi, k), true)),
+                }
+            }
+            ExprKind::Param(i) => {
+                let s = self
+                    .cx
+                    .checked_params()
+                    .get((*i as usize).wrapping_sub(1))
+                    .cloned()
+                    .unwrap_or_default();
+                match crate::check::parse_param_int(&s) {
+                    Some(v) => Ok(Val::Int(self.imm(v), true)),
+                    None => Ok(self.str_lit(s.as_bytes())),
+                }
+            }
+            ExprKind::ParamCount => {
+                let n = self.cx.checked_params().len() as i64;
+                Ok(Val::Int(self.imm(n), false))
+            }
+            ExprKind::Unary(op, x) => {
+                let v = self.int(x)?;
+                let d = self.copy(v);
+                match op {
+                    UnOp::Neg => self.emit(Op::Neg(d)),
+                    UnOp::BitNot => self.alu(AluOp::Xor, d, Src::Imm(-1)),
+                    UnOp::Not => {
+                        let r = self.imm(1);
+                        let z = self.l();
+                        self.emit(Op::Br(JmpOp::Eq, d, Src::Imm(0), z));
+                        self.emit(Op::Imm(r, 0));
+                        self.emit(Op::Label(z));
+                        return Ok(Val::Int(r, false));
+                    }
+                    UnOp::Deref | UnOp::AddrOf => return Err(unsupported(e.span, "pointer operators")),
+                }
+                Ok(Val::Int(d, true))
+            }
+            ExprKind::IncDec { inc, prefix, target } => {
+                let one = Expr {
+                    kind: ExprKind::Int(1),
+                    span: e.span,
+                };
+                let before = self.int(target)?;
+                let before = self.copy(before);
+                let op = if *inc { BinOp::Add } else { BinOp::Sub };
+                self.assign(target, Some(op), &one)?;
+                if *prefix {
+                    let d = self.copy(before);
+                    self.alu(if *inc { AluOp::Add } else { AluOp::Sub }, d, Src::Imm(1));
+                    return Ok(Val::Int(d, true));
+                }
+                Ok(Val::Int(before, true))
+            }
+            ExprKind::Binary(op @ (BinOp::And | BinOp::Or), a, b) => {
+                let r = self.imm(if *op == BinOp::And { 0 } else { 1 });
+                let out = self.l();
+                let av = self.int(a)?;
+                let j = if *op == BinOp::And {
+                    JmpOp::Eq
+                } else {
+                    JmpOp::Ne
+                };
+                self.emit(Op::Br(j, av, Src::Imm(0), out));
+                let bv = self.int(b)?;
+                self.emit(Op::Br(j, bv, Src::Imm(0), out));
+                self.emit(Op::Imm(r, if *op == BinOp::And { 1 } else { 0 }));
+                self.emit(Op::Label(out));
+                Ok(Val::Int(r, false))
+            }
+            ExprKind::Binary(op, a, b) => {
+                let av = self.expr(a)?;
+                let bv = self.expr(b)?;
+                match (av, bv) {
+                    (Val::Int(x, sa), Val::Int(y, sb)) => {
+                        let d = self.copy(x);
+                        let signed = sa || sb;
+                        self.binop_into(*op, d, y, signed);
+                        Ok(Val::Int(d, signed))
+                    }
+                    (Val::Mem(x, ta), Val::Mem(y, tb))
+                        if matches!(op, BinOp::Eq | BinOp::Ne) =>
+                    {
+                        let n = size_of(&ta).min(size_of(&tb));
+                        let r = self.strcmp(x, y, n);
+                        if *op == BinOp::Ne {
+                            self.alu(AluOp::Xor, r, Src::Imm(1));
+                        }
+                        Ok(Val::Int(r, false))
+                    }
+                    _ => Err(Diagnostic::error(
+                        e.span,
+                        format!("operator {} needs two integers or two strings", op.as_str()),
+                    )),
+                }
+            }
+            ExprKind::Ternary(c, a, b) => {
+                let cv = self.int(c)?;
+                let lelse = self.l();
+                let lend = self.l();
+                let r = self.v();
+                self.emit(Op::Imm(r, 0));
+                self.emit(Op::Br(JmpOp::Eq, cv, Src::Imm(0), lelse));
+                let av = self.expr(a)?;
+                let (ty, signed) = match &av {
+                    Val::Int(v, s) => {
+                        self.emit(Op::Mov(r, *v));
+                        (None, *s)
+                    }
+                    Val::Mem(p, t) => {
+                        self.emit(Op::Mov(r, *p));
+                        (Some(t.clone()), false)
+                    }
+                    Val::Void => (None, false),
+                };
+                self.emit(Op::Jmp(lend));
+                self.emit(Op::Label(lelse));
+                let bv = self.expr(b)?;
+                let ty = match &bv {
+                    Val::Int(v, _) => {
+                        self.emit(Op::Mov(r, *v));
+                        ty
+                    }
+                    Val::Mem(p, t) => {
+                        self.emit(Op::Mov(r, *p));
+                        match ty {
+                            Some(Type::Str(a)) => match t {
+                                Type::Str(b) => Some(Type::Str(a.min(*b))),
+                                _ => Some(t.clone()),
+                            },
+                            _ => Some(t.clone()),
+                        }
+                    }
+                    Val::Void => ty,
+                };
+                self.emit(Op::Label(lend));
+                Ok(match ty {
+                    Some(t) => Val::Mem(r, t),
+                    None => Val::Int(r, signed),
+                })
+            }
+            ExprKind::Cast(t, x) => {
+                let v = self.int(x)?;
+                let d = self.copy(v);
+                let bits = match &t.kind {
+                    TypeKind::Name(n) => match n.as_str() {
+                        "uint8" | "u8" | "uint8_t" | "unsigned char" | "char" | "int8" => 8,
+                        "uint16" | "u16" | "uint16_t" | "int16" => 16,
+                        "uint32" | "u32" | "uint32_t" | "int32" | "int" | "unsigned int" => 32,
+                        _ => 64,
+                    },
+                    _ => 64,
+                };
+                let signed = matches!(&t.kind, TypeKind::Name(n) if n.starts_with("int") || n == "char");
+                if bits < 64 {
+                    self.alu(AluOp::Lsh, d, Src::Imm(64 - bits));
+                    let a = if signed { AluOp::Arsh } else { AluOp::Rsh };
+                    self.alu(a, d, Src::Imm(64 - bits));
+                }
+                Ok(Val::Int(d, signed))
+            }
+            ExprKind::Field { base, field, .. } => self.field(e, base, field),
+            ExprKind::Tuple(items) => {
+                let mut vals = Vec::new();
+                for it in items {
+                    vals.push(self.expr(it)?);
+                }
+                let types: Vec<Type> = vals
+                    .iter()
+                    .map(|v| match v {
+                        Val::Int(_, s) => Type::Int { bits: 64, signed: *s },
+                        Val::Mem(_, t) => t.clone(),
+                        Val::Void => Type::U64,
+                    })
+                    .collect();
+                let t = Type::Tuple(types);
+                let (p, _) = self.alloc(size_of(&t));
+                self.write_packed(p, &vals)?;
+                Ok(Val::Mem(p, t))
+            }
+            ExprKind::Call { name, args } => self.call_fn(e, &name.name, args),
+            ExprKind::Block(b) => {
+                let Some((last, init)) = b.stmts.split_last() else {
+                    return Ok(Val::Void);
+                };
+                for s in init {
+                    self.stmt(s)?;
+                }
+                match &last.kind {
+                    StmtKind::Expr(x) if b.has_value => self.expr(x),
+                    _ => {
+                        self.stmt(last)?;
+                        Ok(Val::Void)
+                    }
+                }
+            }
+            _ => Err(unsupported(e.span, "this expression")),
+        }
+    }
+
+    /// 1 when the first `n` bytes match up to a NUL, else 0.
+    fn strcmp(&mut self, a: V, b: V, n: u32) -> V {
+        let r = self.imm(0);
+        let out = self.l();
+        let equal = self.l();
+        let (x, y) = (self.v(), self.v());
+        for i in 0..n.min(256) {
+            self.emit(Op::Load(Size::B, x, a, i as i16));
+            self.emit(Op::Load(Size::B, y, b, i as i16));
+            self.emit(Op::Br(JmpOp::Ne, x, Src::V(y), out));
+            self.emit(Op::Br(JmpOp::Eq, x, Src::Imm(0), equal));
+        }
+        self.emit(Op::Label(equal));
+        self.emit(Op::Imm(r, 1));
+        self.emit(Op::Label(out));
+        r
+    }
+
+    /// Writes values one after another at `p` in event layout.
+    fn write_packed(&mut self, p: V, vals: &[Val]) -> R<Vec<Type>> {
+        let mut off = 0u32;
+        let mut types = Vec::new();
+        for v in vals {
+            match v {
+                Val::Int(x, s) => {
+                    self.emit(Op::Store(Size::DW, p, off as i16, Src::V(*x)));
+                    types.push(Type::Int {
+                        bits: 64,
+                        signed: *s,
+                    });
+                    off += 8;
+                }
+                Val::Mem(x, t) => {
+                    let n = size_of(t);
+                    let dst = self.copy(p);
+                    self.alu(AluOp::Add, dst, Src::Imm(off as i32));
+                    self.memcpy(dst, *x, n);
+                    types.push(t.clone());
+                    off += n;
+                }
+                Val::Void => {}
+            }
+        }
+        Ok(types)
+    }
+
+    fn pid_tgid(&mut self, shift: bool) -> V {
+        let t = self.call(h::GET_CURRENT_PID_TGID, vec![]);
+        if shift {
+            self.alu(AluOp::Rsh, t, Src::Imm(32));
+        } else {
+            self.alu(AluOp::Lsh, t, Src::Imm(32));
+            self.alu(AluOp::Rsh, t, Src::Imm(32));
+        }
+        t
+    }
+
+    fn builtin(&mut self, name: &str, span: Span) -> R<Val> {
+        let int = |v: V| Ok(Val::Int(v, false));
+        match name {
+            "pid" => int(self.pid_tgid(true)),
+            "tid" => int(self.pid_tgid(false)),
+            "uid" | "gid" => {
+                let t = self.call(h::GET_CURRENT_UID_GID, vec![]);
+                if name == "gid" {
+                    self.alu(AluOp::Rsh, t, Src::Imm(32));
+                } else {
+                    self.alu(AluOp::Lsh, t, Src::Imm(32));
+                    self.alu(AluOp::Rsh, t, Src::Imm(32));
+                }
+                int(t)
+            }
+            "nsecs" => int(self.call(h::KTIME_GET_NS, vec![])),
+            "elapsed" => {
+                let t = self.call(h::KTIME_GET_NS, vec![]);
+                let s = self.imm(self.cx.opts.start_ns as i64);
+                self.alu(AluOp::Sub, t, Src::V(s));
+                int(t)
+            }
+            "cpu" => int(self.call(h::GET_SMP_PROCESSOR_ID, vec![])),
+            "rand" => int(self.call(h::GET_PRANDOM_U32, vec![])),
+            "cgroup" => int(self.call(h::GET_CURRENT_CGROUP_ID, vec![])),
+            "curtask" => int(self.call(h::GET_CURRENT_TASK, vec![])),
+            "jiffies" => int(self.call(h::JIFFIES64, vec![])),
+            "comm" => {
+                let (p, _) = self.alloc(16);
+                self.call(h::GET_CURRENT_COMM, vec![Arg::V(p), Arg::Imm(16)]);
+                Ok(Val::Mem(p, Type::Str(16)))
+            }
+            "probe" => {
+                let n = self.res.name.clone();
+                Ok(self.str_lit(n.as_bytes()))
+            }
+            "func" => {
+                let n = match &self.res.point {
+                    Point::Uprobe { symbol, .. } => symbol.clone(),
+                    Point::Kprobe { function, .. } | Point::Fentry { function, .. } => {
+                        function.clone()
+                    }
+                    _ => String::new(),
+                };
+                Ok(self.str_lit(n.as_bytes()))
+            }
+            "retval" => match self.res.point {
+                Point::Uprobe { .. } | Point::Kprobe { .. } => {
+                    let v = self.v();
+                    self.emit(Op::Load(Size::DW, v, self.ctx, PT_REGS_AX));
+                    Ok(Val::Int(v, true))
+                }
+                _ => Err(Diagnostic::error(span, "retval is not available in this probe")),
+            },
+            "args" => Err(Diagnostic::error(span, "args must be followed by a field")),
+            _ => {
+                if let Some(n) = name.strip_prefix("arg").and_then(|r| r.parse::<usize>().ok()) {
+                    return self.arg_n(n, span);
+                }
+                if let Some((_, v)) = self.cx.checked.script_types.enumerators.get(name) {
+                    return int(self.imm(*v));
+                }
+                Err(unsupported(span, &format!("the builtin '{name}'")))
+            }
+        }
+    }
+
+    fn arg_n(&mut self, n: usize, span: Span) -> R<Val> {
+        let off = match (&self.res.point, PT_REGS_ARGS.get(n)) {
+            (Point::Uprobe { .. } | Point::Kprobe { .. }, Some(o)) => *o,
+            (Point::RawTracepoint { .. }, _) if n < 12 => (n * 8) as i16,
+            _ => {
+                return Err(Diagnostic::error(
+                    span,
+                    format!("arg{n} is not available in this probe"),
+                ))
+            }
+        };
+        let v = self.v();
+        self.emit(Op::Load(Size::DW, v, self.ctx, off));
+        Ok(Val::Int(v, false))
+    }
+
+    fn field(&mut self, e: &Expr, base: &Expr, field: &Name) -> R<Val> {
+        if let ExprKind::Ident(b) = &base.kind {
+            if b == "args" {
+                return self.tp_arg(field);
+            }
+        }
+        if let ExprKind::Tuple(_) = base.kind {
+            return Err(unsupported(e.span, "field access on a tuple"));
+        }
+        Err(unsupported(
+            e.span,
+            "struct member access through BTF",
+        ))
+    }
+
+    fn tp_arg(&mut self, field: &Name) -> R<Val> {
+        let Point::Tracepoint { format, .. } = &self.res.point else {
+            return Err(Diagnostic::error(
+                field.span,
+                "args is only available in tracepoint probes here",
+            ));
+        };
+        let f = format.args().find(|f| f.name == field.name).cloned().ok_or_else(|| {
+            Diagnostic::error(
+                field.span,
+                format!(
+                    "Can't find field '{}' in tracepoint {}",
+                    field.name, self.res.name
+                ),
+            )
+        })?;
+        let ty = tracepoint_field_type(&f.ty, f.size, f.signed, &NoTypes);
+        let off = f.offset as i16;
+        if let Some(dynk) = f.ty.dynamic {
+            let n = 1024u32;
+            let (p, _) = self.alloc(n);
+            let loc = self.v();
+            self.emit(Op::Load(Size::W, loc, self.ctx, off));
+            self.alu(AluOp::And, loc, Src::Imm(0xffff));
+            if dynk == Dynamic::RelLoc {
+                self.alu(AluOp::Add, loc, Src::Imm(i32::from(off) + 4));
+            }
+            let src = self.copy(self.ctx);
+            self.alu(AluOp::Add, src, Src::V(loc));
+            self.zero(p, n);
+            self.call(
+                h::PROBE_READ_KERNEL_STR,
+                vec![Arg::V(p), Arg::Imm(i64::from(n)), Arg::V(src)],
+            );
+            return Ok(Val::Mem(p, Type::Str(u64::from(n))));
+        }
+        if let Type::Str(n) = ty {
+            let n = n as u32;
+            let (p, _) = self.alloc(n + 1);
+            self.zero(p, n + 1);
+            let src = self.copy(self.ctx);
+            self.alu(AluOp::Add, src, Src::Imm(i32::from(off)));
+            self.call(
+                h::PROBE_READ_KERNEL,
+                vec![Arg::V(p), Arg::Imm(i64::from(n)), Arg::V(src)],
+            );
+            return Ok(Val::Mem(p, Type::Str(u64::from(n + 1))));
+        }
+        let size = match f.size {
+            1 => Size::B,
+            2 => Size::H,
+            4 => Size::W,
+            8 => Size::DW,
+            _ => return Err(unsupported(field.span, "this tracepoint field type")),
+        };
+        let v = self.v();
+        self.emit(Op::Load(size, v, self.ctx, off));
+        let signed = signed_of(&ty);
+        if signed && f.size < 8 {
+            let sh = 64 - 8 * f.size as i32;
+            self.alu(AluOp::Lsh, v, Src::Imm(sh));
+            self.alu(AluOp::Arsh, v, Src::Imm(sh));
+        }
+        Ok(Val::Int(v, signed))
+    }
+
+    fn map_arg(&self, e: &Expr) -> R<(String, Vec<Expr>)> {
+        match &e.kind {
+            ExprKind::Map { name, keys, .. } => Ok((name.clone(), keys.clone())),
+            _ => Err(Diagnostic::error(e.span, "expected a map")),
+        }
+    }
+
+    fn send(&mut self, kind: u64, id: i64, payload: &[Val]) -> R<Vec<Type>> {
+        let size: u32 = 16
+            + payload
+                .iter()
+                .map(|v| match v {
+                    Val::Int(..) => 8,
+                    Val::Mem(_, t) => size_of(t),
+                    Val::Void => 0,
+                })
+                .sum::<u32>();
+        let (p, _) = self.alloc(size);
+        self.emit(Op::Store(Size::DW, p, 0, Src::Imm(kind as i32)));
+        let idv = self.imm(id);
+        self.emit(Op::Store(Size::DW, p, 8, Src::V(idv)));
+        let body = self.copy(p);
+        self.alu(AluOp::Add, body, Src::Imm(16));
+        let types = self.write_packed(body, payload)?;
+        self.call(
+            h::RINGBUF_OUTPUT,
+            vec![
+                Arg::Map(MAP_EVENTS),
+                Arg::V(p),
+                Arg::Imm(i64::from(size)),
+                Arg::Imm(0),
+            ],
+        );
+        Ok(types)
+    }
+
+    fn call_fn(&mut self, e: &Expr, name: &str, args: &[Expr]) -> R<Val> {
+        match name {
+            "printf" | "time" => {
+                let fmt = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Str(s)) => String::from_utf8_lossy(s).into_owned(),
+                    None if name == "time" => "%H:%M:%S\n".to_string(),
+                    _ => return Err(Diagnostic::error(e.span, "the format must be a string literal")),
+                };
+                let mut vals = Vec::new();
+                for a in args.iter().skip(1) {
+                    vals.push(self.expr(a)?);
+                }
+                let kind = if name == "time" { event::TIME } else { event::PRINTF };
+                let id = self.cx.formats.len() as i64;
+                self.cx.format(fmt.clone(), Vec::new());
+                let types = self.send(kind, id, &vals)?;
+                if let Some(f) = self.cx.formats.get_mut(id as usize) {
+                    f.args = types;
+                }
+                Ok(Val::Void)
+            }
+            "print" => {
+                let Some(a) = args.first() else {
+                    return Err(Diagnostic::error(e.span, "print() needs an argument"));
+                };
+                if let ExprKind::Map { name, keys, .. } = &a.kind {
+                    if keys.is_empty() || matches!(self.map_def(name, a.span)?.1.value, ValueKind::Agg(..)) && keys.is_empty() {
+                        let (mi, _) = self.map_def(name, a.span)?;
+                        self.send(event::PRINT, i64::from(mi), &[])?;
+                        return Ok(Val::Void);
+                    }
+                }
+                let v = self.expr(a)?;
+                let id = self.cx.formats.len() as i64;
+                self.cx.format(String::new(), Vec::new());
+                let types = self.send(event::PRINT_VALUE, id, &[v])?;
+                if let Some(f) = self.cx.formats.get_mut(id as usize) {
+                    f.args = types;
+                }
+                Ok(Val::Void)
+            }
+            "clear" | "zero" => {
+                let (m, _) = self.map_arg(args.first().ok_or_else(|| {
+                    Diagnostic::error(e.span, format!("{name}() needs a map"))
+                })?)?;
+                let (mi, _) = self.map_def(&m, e.span)?;
+                let k = if name == "clear" { event::CLEAR } else { event::ZERO };
+                self.send(k, i64::from(mi), &[])?;
+                Ok(Val::Void)
+            }
+            "delete" => {
+                let a = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error(e.span, "delete() needs a map element"))?;
+                let (m, mut keys) = self.map_arg(a)?;
+                if args.len() > 1 {
+                    keys = args.get(1).cloned().into_iter().collect();
+                }
+                let (mi, def) = self.map_def(&m, a.span)?;
+                if matches!(def.value, ValueKind::Agg(AggKind::Hist | AggKind::Lhist, _)) {
+                    return Err(unsupported(e.span, "delete() on a histogram map"));
+                }
+                let k = self.key(&def, &keys, 0)?;
+                self.call(h::MAP_DELETE_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+                Ok(Val::Void)
+            }
+            "has_key" => {
+                let (m, _) = self.map_arg(args.first().ok_or_else(|| {
+                    Diagnostic::error(e.span, "has_key() needs a map")
+                })?)?;
+                let keys: Vec<Expr> = args.iter().skip(1).cloned().collect();
+                let (mi, def) = self.map_def(&m, e.span)?;
+                let k = self.key(&def, &keys, 0)?;
+                let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+                let r = self.imm(0);
+                let l = self.l();
+                self.emit(Op::Br(JmpOp::Eq, p, Src::Imm(0), l));
+                self.emit(Op::Imm(r, 1));
+                self.emit(Op::Label(l));
+                Ok(Val::Int(r, false))
+            }
+            "exit" => {
+                self.send(event::EXIT, 0, &[])?;
+                let l = self.exit_label;
+                self.emit(Op::Jmp(l));
+                Ok(Val::Void)
+            }
+            "str" => {
+                let a = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error(e.span, "str() needs an argument"))?;
+                let src = self.expr(a)?;
+                let n = match self.checked_type(e) {
+                    Type::Str(n) => n as u32,
+                    _ => 1024,
+                };
+                let (p, _) = self.alloc(n);
+                self.zero(p, n);
+                let len: Arg = match args.get(1) {
+                    Some(l) => {
+                        let lv = self.int(l)?;
+                        let lv = self.copy(lv);
+                        self.alu(AluOp::Add, lv, Src::Imm(1));
+                        let ok = self.l();
+                        self.emit(Op::Br(JmpOp::Le, lv, Src::Imm(n as i32), ok));
+                        self.emit(Op::Imm(lv, i64::from(n)));
+                        self.emit(Op::Label(ok));
+                        Arg::V(lv)
+                    }
+                    None => Arg::Imm(i64::from(n)),
+                };
+                match src {
+                    Val::Int(ptr, _) => {
+                        self.call(h::PROBE_READ_STR, vec![Arg::V(p), len, Arg::V(ptr)]);
+                        Ok(Val::Mem(p, Type::Str(u64::from(n))))
+                    }
+                    v @ Val::Mem(..) => Ok(v),
+                    Val::Void => Err(Diagnostic::error(a.span, "str() of nothing")),
+                }
+            }
+            "join" => {
+                let (p, _) = self.join_value(e, args)?;
+                Ok(Val::Mem(p, Type::Str(u64::from(JOIN_MASK + 1))))
+            }
+            "strlen" => {
+                let a = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error(e.span, "strlen() needs a string"))?;
+                let Val::Mem(p, t) = self.expr(a)? else {
+                    return Err(Diagnostic::error(a.span, "strlen() needs a string"));
+                };
+                let n = size_of(&t).min(256);
+                let r = self.imm(0);
+                let out = self.l();
+                let c = self.v();
+                for i in 0..n {
+                    self.emit(Op::Load(Size::B, c, p, i as i16));
+                    self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), out));
+                    self.emit(Op::Imm(r, i64::from(i + 1)));
+                }
+                self.emit(Op::Label(out));
+                Ok(Val::Int(r, false))
+            }
+            "signal" => {
+                let a = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error(e.span, "signal() needs a signal"))?;
+                let sig = match &a.kind {
+                    ExprKind::Str(s) => signal_number(&String::from_utf8_lossy(s))
+                        .ok_or_else(|| Diagnostic::error(a.span, "unknown signal"))?,
+                    _ => const_eval(a).ok_or_else(|| Diagnostic::error(a.span, "signal() needs a constant"))?,
+                };
+                self.call(h::SEND_SIGNAL, vec![Arg::Imm(sig)]);
+                Ok(Val::Void)
+            }
+            "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => Err(
+                Diagnostic::error(e.span, format!("{name}() must be assigned to a map")),
+            ),
+            _ => Err(unsupported(e.span, &format!("the function {name}()"))),
+        }
+    }
+
+    /// Reads a NULL-terminated array of string pointers (at most 16) into one buffer, the
+    /// strings separated by single spaces (or the one-character delimiter given).
+    fn join_value(&mut self, e: &Expr, args: &[Expr]) -> R<(V, u32)> {
+        let a = args
+            .first()
+            .ok_or_else(|| Diagnostic::error(e.span, "join() needs an array"))?;
+        let sep = match args.get(1).map(|d| &d.kind) {
+            Some(ExprKind::Str(s)) => s.first().copied().unwrap_or(b' '),
+            Some(_) => return Err(Diagnostic::error(e.span, "join()'s delimiter must be a string literal")),
+            None => b' ',
+        };
+        let arr = self.int(a)?;
+        let arr = self.copy(arr);
+        let total = JOIN_MASK + 1 + JOIN_ARG_LEN;
+        let (buf, _) = self.alloc(total);
+        let (slot, _) = self.alloc(8);
+        self.emit(Op::Store(Size::B, buf, 0, Src::Imm(0)));
+        let off = self.imm(0);
+        let done = self.l();
+        for i in 0..JOIN_ARGS {
+            let src = self.copy(arr);
+            self.alu(AluOp::Add, src, Src::Imm((i * 8) as i32));
+            self.call(h::PROBE_READ, vec![Arg::V(slot), Arg::Imm(8), Arg::V(src)]);
+            let ptr = self.v();
+            self.emit(Op::Load(Size::DW, ptr, slot, 0));
+            self.emit(Op::Br(JmpOp::Eq, ptr, Src::Imm(0), done));
+            self.alu(AluOp::And, off, Src::Imm(JOIN_MASK as i32));
+            let dst = self.copy(buf);
+            self.alu(AluOp::Add, dst, Src::V(off));
+            let n = self.call(
+                h::PROBE_READ_STR,
+                vec![Arg::V(dst), Arg::Imm(i64::from(JOIN_ARG_LEN)), Arg::V(ptr)],
+            );
+            self.emit(Op::Br(JmpOp::Sle, n, Src::Imm(0), done));
+            self.emit(Op::Br(JmpOp::Sgt, n, Src::Imm(JOIN_ARG_LEN as i32), done));
+            self.alu(AluOp::Add, off, Src::V(n));
+            let at = self.copy(off);
+            self.alu(AluOp::Sub, at, Src::Imm(1));
+            self.alu(AluOp::And, at, Src::Imm(JOIN_MASK as i32));
+            let d2 = self.copy(buf);
+            self.alu(AluOp::Add, d2, Src::V(at));
+            self.emit(Op::Store(Size::B, d2, 0, Src::Imm(i32::from(sep))));
+        }
+        self.emit(Op::Label(done));
+        // The last separator becomes the terminator.
+        let fin = self.l();
+        self.emit(Op::Br(JmpOp::Eq, off, Src::Imm(0), fin));
+        self.alu(AluOp::Sub, off, Src::Imm(1));
+        self.alu(AluOp::And, off, Src::Imm(JOIN_MASK as i32));
+        let d3 = self.copy(buf);
+        self.alu(AluOp::Add, d3, Src::V(off));
+        self.emit(Op::Store(Size::B, d3, 0, Src::Imm(0)));
+        self.emit(Op::Label(fin));
+        Ok((buf, total))
+    }
+
+    fn join_stmt(&mut self, e: &Expr, args: &[Expr]) -> R<()> {
+        let (p, _) = self.join_value(e, args)?;
+        self.send(
+            event::JOIN,
+            0,
+            &[Val::Mem(p, Type::Str(u64::from(JOIN_MASK + 1)))],
+        )?;
+        Ok(())
+    }
+}
+
+/// `struct pt_regs` (x86-64) offsets of the argument registers di, si, dx, cx, r8, r9.
+const PT_REGS_ARGS: [i16; 6] = [112, 104, 96, 88, 72, 64];
+/// Offset of ax (the return value).
+const PT_REGS_AX: i16 = 80;
+
+/// A signal's number from its name (`SIGKILL` or `KILL`).
+pub fn signal_number(name: &str) -> Option<i64> {
+    let n = name.strip_prefix("SIG").unwrap_or(name);
+    Some(match n {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "TRAP" => 5,
+        "ABRT" => 6,
+        "BUS" => 7,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "CHLD" => 17,
+        "CONT" => 18,
+        "STOP" => 19,
+        _ => return None,
+    })
+}
+
+impl Ctx<'_> {
+    fn checked_params(&self) -> &[String] {
+        &self.opts.params
+    }
+}
+
+/// Maps by name, for the runtime.
+pub fn user_maps(c: &Compiled) -> BTreeMap<String, usize> {
+    c.maps
+        .iter()
+        .enumerate()
+        .skip(USER_MAP_BASE)
+        .map(|(i, m)| (m.name.clone(), i))
+        .collect()
+}

@@ -1,0 +1,323 @@
+//! Running a script: parse and check, resolve attach points, generate code, create maps,
+//! load and attach every program, run `begin`, consume events until `exit()`, Ctrl-C or the
+//! `-c` command ends, then run `end`, print the maps and detach (links and fds close on
+//! drop). Errors come back rendered, script errors as `FILE:LINE:COL` with a caret.
+
+use crate::check::CheckOptions;
+use crate::codegen::{self, Compiled, ProgDef};
+use crate::diag::{Diagnostic, SourceFile, Span};
+use crate::probes::{self, Point};
+use crate::runtime::{OutputFormat, Runtime};
+use crate::tracepoint::Tracefs;
+use bpfkit::{Link, Map, MapSpec, MapType, Program, ProgramSpec};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+/// What to do with a script.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-p PID`.
+    pub pid: Option<u32>,
+    /// `-c CMD`: run it once probes are attached; exit when it exits.
+    pub cmd: Option<String>,
+    /// `-v`: verifier logs and instructions.
+    pub verbose: bool,
+    /// `-d STAGE` stages to dump (`tokens`, `ast`, `typed`, `insns`, `all`).
+    pub debug: Vec<String>,
+    /// `--dry-run`: compile, do not load.
+    pub dry_run: bool,
+    /// `-f`.
+    pub format: OutputFormat,
+    /// `--unsafe`.
+    pub allow_unsafe: bool,
+    /// `-q`: no `Attached` line.
+    pub quiet: bool,
+    /// Positional parameters.
+    pub params: Vec<String>,
+}
+
+/// Roughly the kernel's `ktime_get_ns` now (std's `Instant` reads the same clock but does
+/// not expose its value), for `elapsed`.
+fn monotonic_ns() -> u64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
+        .map_or(0, |secs| (secs * 1e9) as u64)
+}
+
+fn render(src: &SourceFile, d: Diagnostic) -> String {
+    src.render(&d).trim_end().to_string()
+}
+
+/// The probe's attach-point span for a message about it.
+fn dump_insns(p: &ProgDef) -> String {
+    let o = bpfkit_insn::objdump::Options::default();
+    format!(
+        "{} ({}):\n{}",
+        p.point.name,
+        p.prog_type.name(),
+        bpfkit_insn::objdump::dump(&p.insns, &[], &o)
+    )
+}
+
+/// The script line behind the instruction the verifier stopped at (its last `N:` line).
+fn verifier_span(log: &str, p: &ProgDef) -> Option<Span> {
+    let idx = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once(':').and_then(|(n, _)| n.trim().parse::<usize>().ok()))?;
+    p.spans
+        .iter()
+        .rev()
+        .find(|(first, _)| *first <= idx)
+        .map(|(_, s)| *s)
+}
+
+/// A compiled script with its kernel objects.
+struct Loaded {
+    maps: Vec<Map>,
+    progs: Vec<(ProgDef, Program)>,
+}
+
+fn create_maps(c: &Compiled) -> Result<Vec<Map>, String> {
+    c.maps
+        .iter()
+        .map(|m| {
+            let spec = if m.map_type == MapType::Ringbuf {
+                MapSpec::new(MapType::Ringbuf, 0, 0, m.max_entries)
+            } else {
+                MapSpec::new(m.map_type, m.key_size, m.value_size, m.max_entries)
+            };
+            let name: String = m
+                .name
+                .trim_start_matches('@')
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .take(15)
+                .collect();
+            Map::create(&spec.name(if name.is_empty() { "anon" } else { &name }))
+                .map_err(|e| format!("creating map {}: {e}", m.name))
+        })
+        .collect()
+}
+
+fn load(
+    c: &Compiled,
+    src: &SourceFile,
+    verbose: bool,
+    err: &mut dyn Write,
+) -> Result<Loaded, String> {
+    let maps = create_maps(c)?;
+    let fds: Vec<i32> = maps.iter().map(|m| m.fd().as_raw_fd()).collect();
+    let mut progs = Vec::new();
+    for p in &c.progs {
+        let mut spec = ProgramSpec::new(p.name.clone(), p.prog_type, &p.insns).fd_array(&fds);
+        if verbose {
+            spec = spec.log_level(1);
+        }
+        if let Point::Fentry { function, ret } = &p.point.point {
+            let kind = if *ret {
+                bpfkit::attach::fentry::TracingKind::Fexit
+            } else {
+                bpfkit::attach::fentry::TracingKind::Fentry
+            };
+            spec = spec
+                .for_tracing(kind, function)
+                .map_err(|e| format!("{}: {e}", p.point.name))?;
+        }
+        match Program::load(&spec) {
+            Ok(prog) => {
+                if verbose {
+                    let _ = writeln!(err, "{}\n{}", dump_insns(p), prog.verifier_log());
+                }
+                progs.push((p.clone(), prog));
+            }
+            Err(bpfkit::Error::Verifier { log, source, .. }) => {
+                let mut msg = format!("{}: the verifier rejected the program ({source})\n{}", p.point.name, log.trim_end());
+                if let Some(span) = verifier_span(&log, p) {
+                    let d = Diagnostic::error(span, "the verifier rejected the code generated for this");
+                    msg.push('\n');
+                    msg.push_str(&render(src, d));
+                }
+                return Err(msg);
+            }
+            Err(e) if e.to_string().contains("EPERM") || e.to_string().contains("ermission") => {
+                if matches!(p.point.point, Point::Fentry { .. }) {
+                    return Err(format!("{}: this kernel refuses fentry/fexit programs (lockdown)", p.point.name));
+                }
+                return Err(format!("{}: {e}", p.point.name));
+            }
+            Err(e) => return Err(format!("{}: {e}", p.point.name)),
+        }
+    }
+    Ok(Loaded { maps, progs })
+}
+
+fn run_once(p: &Program) -> Result<(), String> {
+    let ctx = [0u8; 8];
+    let t = bpfkit::TestRun {
+        ctx_in: &ctx,
+        ..Default::default()
+    };
+    p.test_run(&t).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Parses, checks and compiles `text` (named `name` in messages) without touching the
+/// kernel beyond reading tracefs and ELF files; dumps requested stages into `dump`.
+pub fn compile(
+    name: &str,
+    text: &str,
+    opts: &Options,
+    dump: &mut dyn Write,
+) -> Result<Compiled, String> {
+    let src = SourceFile::new(name, text);
+    let root = bpfkit_sys::tracefs::root().unwrap_or_else(|_| "/sys/kernel/tracing".into());
+    let ts = Tracefs::new(root);
+    let want = |s: &str| opts.debug.iter().any(|d| d == s || d == "all");
+    if want("tokens") {
+        let (toks, diags) = crate::lexer::lex(text, &crate::lexer::LexOptions::with_btf());
+        if let Some(d) = diags.into_iter().next() {
+            return Err(render(&src, d));
+        }
+        let _ = write!(dump, "{}", crate::dump::dump_tokens(&src, &toks));
+    }
+    let copts = CheckOptions {
+        allow_unsafe: opts.allow_unsafe,
+        params: opts.params.clone(),
+        ..Default::default()
+    };
+    let (prog, checked, warnings) =
+        crate::check_program(name, text, &ts, &copts).map_err(|e| e.to_string())?;
+    if !warnings.is_empty() {
+        let _ = write!(dump, "{warnings}");
+    }
+    if want("ast") {
+        let _ = write!(dump, "{}", crate::dump::dump_ast(&prog));
+    }
+    if want("typed") {
+        let _ = write!(dump, "{}", crate::dump::dump_typed_ast(&prog, &checked));
+    }
+    let mut points = Vec::new();
+    for p in &prog.probes {
+        let mut v = Vec::new();
+        for ap in &p.attach_points {
+            let r = probes::resolve(ap, &opts.params)
+                .map_err(|m| render(&src, Diagnostic::error(ap.span, m)))?;
+            v.extend(r);
+        }
+        points.push(v);
+    }
+    let gopts = codegen::Options {
+        start_ns: monotonic_ns(),
+        pid: opts.pid,
+        max_map_keys: 4096,
+        params: opts.params.clone(),
+    };
+    let c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
+    if want("insns") {
+        for p in &c.progs {
+            let _ = writeln!(dump, "{}", dump_insns(p));
+        }
+    }
+    Ok(c)
+}
+
+/// Runs a script to completion. Output goes to `out`, diagnostics to `err`; returns the
+/// process exit status.
+pub fn run(
+    name: &str,
+    text: &str,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, String> {
+    // Signals are blocked before anything else so no thread started later takes them.
+    let sigfd = bpfkit_sys::signal::termination_fd(opts.cmd.is_some())
+        .map_err(|e| format!("setting up signal handling: {e}"))?;
+    let compiled = compile(name, text, opts, err)?;
+    if opts.dry_run {
+        return Ok(0);
+    }
+    let src = SourceFile::new(name, text);
+    let loaded = load(&compiled, &src, opts.verbose, err)?;
+    let mut links: Vec<Link> = Vec::new();
+    let mut begins = Vec::new();
+    let mut ends = Vec::new();
+    let mut attached = 0usize;
+    for (def, prog) in &loaded.progs {
+        match def.point.point {
+            Point::Begin => begins.push(prog),
+            Point::End => ends.push(prog),
+            _ => {
+                let l = probes::attach(prog, &def.point.point, opts.pid.map(|p| p as i32))
+                    .map_err(|m| format!("{}: {m}", def.point.name))?;
+                links.extend(l);
+            }
+        }
+        attached += 1;
+    }
+    let Some(events) = loaded.maps.first() else {
+        return Err("internal error: no event ring buffer".into());
+    };
+    let mut ring = bpfkit::RingBuf::new(events.as_fd()).map_err(|e| e.to_string())?;
+    let mut rt = Runtime::new(&compiled, &loaded.maps, out, opts.format);
+    if !opts.quiet {
+        rt.attached(attached);
+    }
+    if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
+        let _ = writeln!(err, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+        let _ = err.flush();
+    }
+    for b in &begins {
+        run_once(b)?;
+    }
+    let _ = ring.consume(|rec| rt.handle(rec));
+    let mut child = match &opts.cmd {
+        Some(cmd) if !rt.exit => {
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            let (first, rest) = words.split_first().ok_or("-c needs a command")?;
+            Some(
+                std::process::Command::new(first)
+                    .args(rest)
+                    .spawn()
+                    .map_err(|e| format!("running {cmd}: {e}"))?,
+            )
+        }
+        _ => None,
+    };
+    let mut status = 0;
+    while !rt.exit {
+        let ready = bpfkit_sys::signal::wait_readable(&[ring.epoll_fd(), sigfd.as_fd()], 1000)
+            .map_err(|e| e.to_string())?;
+        let _ = ring.consume(|rec| rt.handle(rec));
+        if ready.get(1).copied().unwrap_or(false) {
+            while let Ok(Some(sig)) = bpfkit_sys::signal::read_signal(sigfd.as_fd()) {
+                if sig != libc_sigchld() {
+                    rt.exit = true;
+                }
+            }
+        }
+        if let Some(c) = child.as_mut() {
+            if let Ok(Some(st)) = c.try_wait() {
+                status = st.code().unwrap_or(0);
+                let _ = status;
+                status = 0;
+                break;
+            }
+        }
+    }
+    let _ = ring.consume(|rec| rt.handle(rec));
+    drop(links);
+    for e in &ends {
+        run_once(e)?;
+    }
+    let _ = ring.consume(|rec| rt.handle(rec));
+    rt.print_all_maps();
+    let _ = Duration::from_millis(0);
+    Ok(status)
+}
+
+fn libc_sigchld() -> i32 {
+    17
+}

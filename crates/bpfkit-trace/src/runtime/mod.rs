@@ -1,0 +1,427 @@
+//! The runtime: ring buffer records turned into output lines (`printf`, `join`, `time`,
+//! `print`), map actions the programs ask for (`print`, `clear`, `zero`, `exit`), and maps
+//! read back and printed as bpftrace prints them, per-CPU values summed here.
+
+pub mod format;
+
+use crate::codegen::layout::{event, size_of};
+use crate::codegen::{Compiled, MapDef, ValueKind};
+use crate::types::{AggKind, Type};
+use bpfkit::Map;
+use format::{bar_line, decode, decode_all, hist_label, lhist_label, printf, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// bpftrace's text.
+    #[default]
+    Text,
+    /// bpftrace's `-f json` lines.
+    Json,
+}
+
+/// Decodes events and prints maps for one running script.
+pub struct Runtime<'a> {
+    compiled: &'a Compiled,
+    maps: &'a [Map],
+    out: &'a mut dyn Write,
+    format: OutputFormat,
+    /// `exit()` was called.
+    pub exit: bool,
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(off..off + 8) {
+        w.copy_from_slice(s);
+    }
+    u64::from_ne_bytes(w)
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn json_value(v: &Value) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Uint(u) => u.to_string(),
+        Value::Str(s) => json_str(&String::from_utf8_lossy(s)),
+        Value::Tuple(vs) => format!(
+            "[{}]",
+            vs.iter().map(json_value).collect::<Vec<_>>().join(",")
+        ),
+    }
+}
+
+/// One map entry after per-CPU values are combined.
+#[derive(Clone, Debug)]
+enum Entry {
+    Scalar(Value),
+    Avg { count: u64, total: i64 },
+    Stats { count: u64, total: i64 },
+    Hist(BTreeMap<u64, u64>),
+}
+
+impl<'a> Runtime<'a> {
+    /// A runtime for `compiled` whose maps were created as `maps` (same order).
+    pub fn new(
+        compiled: &'a Compiled,
+        maps: &'a [Map],
+        out: &'a mut dyn Write,
+        format: OutputFormat,
+    ) -> Self {
+        Runtime {
+            compiled,
+            maps,
+            out,
+            format,
+            exit: false,
+        }
+    }
+
+    fn write(&mut self, s: &str) {
+        // A closed stdout ends output quietly, as bpftrace does.
+        let _ = self.out.write_all(s.as_bytes());
+    }
+
+    /// Flushes the output.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    /// Prints `Attached N probes` (or its JSON form).
+    pub fn attached(&mut self, n: usize) {
+        let s = if n == 1 { "" } else { "s" };
+        match self.format {
+            OutputFormat::Text => self.write(&format!("Attached {n} probe{s}\n")),
+            OutputFormat::Json => self.write(&format!(
+                "{{\"type\": \"attached_probes\", \"data\": {{\"probes\": {n}}}}}\n"
+            )),
+        }
+        self.flush();
+    }
+
+    fn text(&mut self, s: &str) {
+        match self.format {
+            OutputFormat::Text => self.write(s),
+            OutputFormat::Json => {
+                let line = format!("{{\"type\": \"printf\", \"data\": {}}}\n", json_str(s));
+                self.write(&line)
+            }
+        }
+    }
+
+    /// Handles one ring buffer record.
+    pub fn handle(&mut self, rec: &[u8]) {
+        let kind = u64_at(rec, 0);
+        let id = u64_at(rec, 8) as usize;
+        let body = rec.get(16..).unwrap_or(&[]);
+        match kind {
+            event::PRINTF => {
+                if let Some(f) = self.compiled.formats.get(id) {
+                    let vals = decode_all(&f.args, body);
+                    let s = printf(&f.fmt, &vals);
+                    self.text(&s);
+                }
+            }
+            event::JOIN => {
+                let v = decode(&Type::Str(body.len() as u64), body);
+                self.text(&format!("{}\n", v.display()));
+            }
+            event::TIME => {
+                if let Some(f) = self.compiled.formats.get(id) {
+                    let s = strftime_now(&f.fmt);
+                    self.text(&s);
+                }
+            }
+            event::PRINT_VALUE => {
+                if let Some(f) = self.compiled.formats.get(id) {
+                    let vals = decode_all(&f.args, body);
+                    let s: Vec<String> = vals.iter().map(Value::display).collect();
+                    self.text(&format!("{}\n", s.join(" ")));
+                }
+            }
+            event::PRINT => self.print_map(id),
+            event::CLEAR => self.clear_map(id, false),
+            event::ZERO => self.clear_map(id, true),
+            event::EXIT => self.exit = true,
+            _ => {}
+        }
+        self.flush();
+    }
+
+    fn clear_map(&mut self, idx: usize, zero: bool) {
+        let Some(map) = self.maps.get(idx) else {
+            return;
+        };
+        let keys: Vec<Vec<u8>> = map.keys().filter_map(Result::ok).collect();
+        for k in keys {
+            if zero {
+                let vs = map.value_size();
+                if map.map_type().is_some_and(|t| t.is_percpu()) {
+                    let n = map.value_slots().max(1);
+                    let zeros: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; vs]).collect();
+                    let _ = map.update_percpu(&k, &zeros, 0);
+                } else {
+                    let _ = map.update(&k, &vec![0u8; vs], 0);
+                }
+            } else {
+                let _ = map.delete(&k);
+            }
+        }
+    }
+
+    fn entries(&self, def: &MapDef, map: &Map) -> Vec<(Value, Entry)> {
+        let key_ty = def.key.clone().unwrap_or(Type::None);
+        let is_hist = matches!(def.value, ValueKind::Agg(AggKind::Hist | AggKind::Lhist, _));
+        let user_key = (def.key_size - if is_hist { 8 } else { 0 }) as usize;
+        let mut out: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
+        for k in map.keys().filter_map(Result::ok) {
+            let vals: Vec<Vec<u8>> = if map.map_type().is_some_and(|t| t.is_percpu()) {
+                map.lookup_percpu(&k).ok().flatten().unwrap_or_default()
+            } else {
+                map.lookup(&k).ok().flatten().into_iter().collect()
+            };
+            let ukey = k.get(..user_key).unwrap_or(&[]).to_vec();
+            let sum = |off: usize| vals.iter().map(|v| u64_at(v, off)).fold(0u64, u64::wrapping_add);
+            let e = match &def.value {
+                ValueKind::Plain(t) => Entry::Scalar(
+                    vals.first()
+                        .map(|v| decode(t, v))
+                        .unwrap_or(Value::Uint(0)),
+                ),
+                ValueKind::Agg(AggKind::Count, _) => Entry::Scalar(Value::Uint(sum(0))),
+                ValueKind::Agg(AggKind::Sum, _) => Entry::Scalar(Value::Int(sum(0) as i64)),
+                ValueKind::Agg(kind @ (AggKind::Min | AggKind::Max), _) => {
+                    let it = vals
+                        .iter()
+                        .filter(|v| u64_at(v, 8) != 0)
+                        .map(|v| u64_at(v, 0) as i64);
+                    let m = if *kind == AggKind::Min { it.min() } else { it.max() };
+                    Entry::Scalar(Value::Int(m.unwrap_or(0)))
+                }
+                ValueKind::Agg(AggKind::Avg, _) => Entry::Avg {
+                    count: sum(0),
+                    total: sum(8) as i64,
+                },
+                ValueKind::Agg(AggKind::Stats, _) => Entry::Stats {
+                    count: sum(0),
+                    total: sum(8) as i64,
+                },
+                ValueKind::Agg(_, _) => {
+                    let b = u64_at(&k, user_key);
+                    let c = sum(0);
+                    let mut h = match out.remove(&ukey) {
+                        Some(Entry::Hist(h)) => h,
+                        _ => BTreeMap::new(),
+                    };
+                    *h.entry(b).or_insert(0) += c;
+                    Entry::Hist(h)
+                }
+            };
+            out.insert(ukey, e);
+        }
+        let mut v: Vec<(Value, Entry)> = out
+            .into_iter()
+            .map(|(k, e)| {
+                let kv = if def.key.is_some() {
+                    decode(&key_ty, &k)
+                } else {
+                    Value::Tuple(Vec::new())
+                };
+                (kv, e)
+            })
+            .collect();
+        let rank = |e: &Entry| -> i128 {
+            match e {
+                Entry::Scalar(Value::Int(i)) => i128::from(*i),
+                Entry::Scalar(Value::Uint(u)) => i128::from(*u),
+                Entry::Avg { count, total } | Entry::Stats { count, total } => {
+                    i128::from(*total) / i128::from((*count).max(1))
+                }
+                _ => 0,
+            }
+        };
+        if !matches!(def.value, ValueKind::Plain(ref t) if size_of(t) > 8 || matches!(t, Type::Str(_))) {
+            v.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then_with(|| a.0.cmp(&b.0)));
+        }
+        v
+    }
+
+    /// Prints map `idx` as bpftrace does.
+    pub fn print_map(&mut self, idx: usize) {
+        let (Some(def), Some(map)) = (self.compiled.maps.get(idx), self.maps.get(idx)) else {
+            return;
+        };
+        let entries = self.entries(def, map);
+        if self.format == OutputFormat::Json {
+            self.print_map_json(def, &entries);
+            return;
+        }
+        let mut s = String::new();
+        let keyed = def.key.is_some();
+        for (k, e) in &entries {
+            let name = if keyed {
+                let inner = match k {
+                    Value::Tuple(vs) if matches!(def.key, Some(Type::Tuple(_))) => vs
+                        .iter()
+                        .map(Value::display)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    v => v.display(),
+                };
+                format!("{}[{inner}]", def.name)
+            } else {
+                def.name.clone()
+            };
+            match e {
+                Entry::Scalar(v) => s.push_str(&format!("{name}: {}\n", v.display())),
+                Entry::Avg { count, total } => {
+                    let avg = if *count == 0 { 0 } else { total / *count as i64 };
+                    s.push_str(&format!("{name}: {avg}\n"));
+                }
+                Entry::Stats { count, total } => {
+                    let avg = if *count == 0 { 0 } else { total / *count as i64 };
+                    s.push_str(&format!(
+                        "{name}: count {count}, average {avg}, total {total}\n"
+                    ));
+                }
+                Entry::Hist(h) => {
+                    s.push_str(&format!("{name}: \n"));
+                    s.push_str(&self.hist_text(def, h));
+                    s.push('\n');
+                }
+            }
+        }
+        if matches!(def.value, ValueKind::Agg(AggKind::Avg | AggKind::Stats, _)) {
+            s.push('\n');
+        }
+        self.write(&s);
+    }
+
+    fn hist_text(&self, def: &MapDef, h: &BTreeMap<u64, u64>) -> String {
+        let nz: Vec<u64> = h.iter().filter(|e| *e.1 > 0).map(|e| *e.0).collect();
+        let (Some(&lo), Some(&hi)) = (nz.first(), nz.last()) else {
+            return String::new();
+        };
+        let max = h.values().copied().max().unwrap_or(0);
+        let mut s = String::new();
+        for b in lo..=hi {
+            let c = h.get(&b).copied().unwrap_or(0);
+            let label = match def.value {
+                ValueKind::Agg(AggKind::Lhist, Some((min, mx, step))) => {
+                    lhist_label(b, min, mx, step)
+                }
+                _ => hist_label(b),
+            };
+            s.push_str(&bar_line(&label, c, max));
+        }
+        s
+    }
+
+    fn print_map_json(&mut self, def: &MapDef, entries: &[(Value, Entry)]) {
+        let name = json_str(&def.name);
+        let is_hist = entries.iter().any(|e| matches!(e.1, Entry::Hist(_)));
+        let ty = if is_hist { "hist" } else if matches!(def.value, ValueKind::Agg(AggKind::Stats, _)) { "stats" } else { "map" };
+        let val = |e: &Entry| -> String {
+            match e {
+                Entry::Scalar(v) => json_value(v),
+                Entry::Avg { count, total } => (total / (*count).max(1) as i64).to_string(),
+                Entry::Stats { count, total } => format!(
+                    "{{\"count\": {count}, \"average\": {}, \"total\": {total}}}",
+                    total / (*count).max(1) as i64
+                ),
+                Entry::Hist(h) => {
+                    let items: Vec<String> = h
+                        .iter()
+                        .filter(|e| *e.1 > 0)
+                        .map(|(b, c)| format!("{{\"bucket\": {b}, \"count\": {c}}}"))
+                        .collect();
+                    format!("[{}]", items.join(", "))
+                }
+            }
+        };
+        let data = if def.key.is_none() {
+            entries.first().map(|e| val(&e.1)).unwrap_or_else(|| "0".into())
+        } else {
+            let items: Vec<String> = entries
+                .iter()
+                .map(|(k, e)| {
+                    let ks = match k {
+                        Value::Str(_) => k.display(),
+                        Value::Tuple(vs) => vs.iter().map(Value::display).collect::<Vec<_>>().join(","),
+                        v => v.display(),
+                    };
+                    format!("{}: {}", json_str(&ks), val(e))
+                })
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        };
+        self.write(&format!(
+            "{{\"type\": \"{ty}\", \"data\": {{{name}: {data}}}}}\n"
+        ));
+    }
+
+    /// Prints every user map that has entries, sorted by name (what bpftrace does at exit).
+    pub fn print_all_maps(&mut self) {
+        let mut order: Vec<(String, usize)> = crate::codegen::user_maps(self.compiled)
+            .into_iter()
+            .collect();
+        order.sort();
+        if self.format == OutputFormat::Text && !order.is_empty() {
+            self.write("\n\n");
+        }
+        for (_, i) in order {
+            let has = self.maps.get(i).is_some_and(|m| m.keys().next().is_some());
+            if has {
+                self.print_map(i);
+            }
+        }
+        self.flush();
+    }
+}
+
+/// The wall clock formatted with the few strftime conversions `time()` scripts use.
+fn strftime_now(fmt: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let day = secs % 86_400;
+    let (h, m, s) = (day / 3600, day % 3600 / 60, day % 60);
+    let mut out = String::new();
+    let mut it = fmt.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('H') => out.push_str(&format!("{h:02}")),
+            Some('M') => out.push_str(&format!("{m:02}")),
+            Some('S') => out.push_str(&format!("{s:02}")),
+            Some('%') => out.push('%'),
+            Some(o) => {
+                out.push('%');
+                out.push(o);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
