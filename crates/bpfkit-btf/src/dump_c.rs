@@ -73,6 +73,8 @@ struct CDump<'a> {
     scratch: Vec<Vec<u8>>,
     /// Nesting of `need`/`write_decl` calls, bounded so reference cycles cannot recurse forever.
     depth: u32,
+    /// Inside a prototype's parameter list, where an enum defined inline would be local to it.
+    in_params: u32,
     tag_suffix: HashMap<u32, u32>,
     ident_suffix: HashMap<(u32, u32), u32>,
 }
@@ -142,12 +144,8 @@ impl<'a> CDump<'a> {
                 | Kind::Restrict
                 | Kind::TypeTag => mark(&mut flags, r.st),
                 Kind::Array => mark(&mut flags, r.word(0)),
-                Kind::FuncProto => {
-                    mark(&mut flags, r.st);
-                    for i in 0..r.vlen() {
-                        mark(&mut flags, r.word(i * 2 + 1));
-                    }
-                }
+                // Not prototypes: an anonymous enum used only there is written on its own,
+                // since inside a parameter list its constants would be local to it.
                 _ => {}
             }
             let name = btf.name_bytes(r.name_off);
@@ -181,6 +179,7 @@ impl<'a> CDump<'a> {
             legacy_bits: vec![0u8; n],
             scratch: Vec::new(),
             depth: 0,
+            in_params: 0,
             tag_suffix: number_duplicates(tags),
             ident_suffix: number_duplicates(idents),
         })
@@ -762,7 +761,10 @@ impl<'a> CDump<'a> {
                             });
                         }
                         let mark = self.buf.len();
-                        self.write_decl(pt, b"", indent)?;
+                        self.in_params += 1;
+                        let written = self.write_decl(pt, b"", indent);
+                        self.in_params -= 1;
+                        written?;
                         decl.extend_from_slice(&self.buf[mark..]);
                         self.buf.truncate(mark);
                     }
@@ -790,8 +792,9 @@ impl<'a> CDump<'a> {
                     self.put_tag_name(cur, name);
                 }
                 Kind::Enum | Kind::Enum64 if name.is_empty() => {
-                    if self.flag(cur, INLINE_ENUM_DONE) {
-                        // Its constants are already declared; an int of the same size keeps the layout.
+                    if self.flag(cur, INLINE_ENUM_DONE) || self.in_params > 0 {
+                        // Its constants are declared elsewhere (or would be local to a parameter
+                        // list): an int of the same size keeps the layout.
                         let int = match (r.st, r.kflag()) {
                             (1, true) => "signed char",
                             (1, false) => "unsigned char",

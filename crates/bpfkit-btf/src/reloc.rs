@@ -202,7 +202,9 @@ fn local_access<'a>(
             }
             Detail::Array(arr) => {
                 let esz = btf.type_size(arr.elem_type)?;
-                a.bit_offset = a.bit_offset.saturating_add((i as u64).saturating_mul(esz).saturating_mul(8));
+                a.bit_offset = a
+                    .bit_offset
+                    .saturating_add((i as u64).saturating_mul(esz).saturating_mul(8));
                 a.type_id = arr.elem_type;
                 a.bitfield = 0;
                 steps.push(Step {
@@ -298,9 +300,11 @@ fn target_access(
             if arr.nelems != 0 && s.idx >= arr.nelems {
                 return Ok(None);
             }
-            a.bit_offset = a
-                .bit_offset
-                .saturating_add((s.idx as u64).saturating_mul(tb.type_size(arr.elem_type)?).saturating_mul(8));
+            a.bit_offset = a.bit_offset.saturating_add(
+                (s.idx as u64)
+                    .saturating_mul(tb.type_size(arr.elem_type)?)
+                    .saturating_mul(8),
+            );
             a.type_id = arr.elem_type;
             a.bitfield = 0;
         } else {
@@ -459,7 +463,12 @@ fn field_value(btf: &Btf, a: &Access, kind: CoreReloKind, relo: &CoreRelo) -> Re
         if a.bit_offset % 8 != 0 {
             return Err(bad(relo, "field is not byte-aligned"));
         }
-        (a.bit_offset / 8, type_size, a.bit_offset, type_size.saturating_mul(8))
+        (
+            a.bit_offset / 8,
+            type_size,
+            a.bit_offset,
+            type_size.saturating_mul(8),
+        )
     } else {
         // The narrowest naturally aligned load, starting from the field type's width, that
         // covers the whole bitfield.
@@ -480,9 +489,12 @@ fn field_value(btf: &Btf, a: &Access, kind: CoreReloKind, relo: &CoreRelo) -> Re
         (off, size, bit_off, a.bitfield as u64)
     };
     let shift = |v: u64| {
-        64u64
-            .checked_sub(v)
-            .ok_or_else(|| bad(relo, format!("a field of {v} bits cannot be shifted out of a u64")))
+        64u64.checked_sub(v).ok_or_else(|| {
+            bad(
+                relo,
+                format!("a field of {v} bits cannot be shifted out of a u64"),
+            )
+        })
     };
     let value = match kind {
         CoreReloKind::FieldByteOffset => byte_off,

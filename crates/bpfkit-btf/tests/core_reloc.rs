@@ -397,3 +397,36 @@ fn builder_round_trip_and_edits() {
         "{raw}"
     );
 }
+
+/// Field sizes past 32 bits (found by fuzzing) give values or errors, not overflows.
+#[test]
+fn huge_fields_do_not_overflow() {
+    let mut b = BtfBuilder::new();
+    let chr = b.add_int("char", 1, 0).unwrap();
+    let int = b.add_int("int", 4, INT_SIGNED).unwrap();
+    let big = b.add_array(chr, int, 0x4000_0000).unwrap();
+    let huge = b.add_array(big, int, 0xffff_ffff).unwrap();
+    let s = b
+        .add_struct(
+            "s",
+            u32::MAX,
+            &[
+                member("big", big, 0, 0),
+                member("huge", huge, 0, 0),
+                member("bf", int, 0xff_fff0, 31),
+            ],
+        )
+        .unwrap();
+    let btf = b.build().unwrap();
+    for k in 0..=5 {
+        let kind = CoreReloKind::from_u32(k).unwrap();
+        for access in ["0:0", "0:1", "0:2", "4294967295:1"] {
+            let _ = relocate(&btf, &relo(s, access, kind), &[&btf]);
+        }
+    }
+    let r = relocate(&btf, &relo(s, "0:0", CoreReloKind::FieldByteSize), &[&btf]).unwrap();
+    assert_eq!(value(r), (0x4000_0000, 0x4000_0000));
+    assert!(relocate(&btf, &relo(s, "0:0", CoreReloKind::FieldLshiftU64), &[&btf]).is_err());
+    let mut out = Vec::new();
+    let _ = btf.dump_c(&mut out);
+}

@@ -208,12 +208,32 @@ fn corrupted_object_btf_never_panics() {
 fn split_btf_on_a_base() {
     let mut b = BtfBuilder::new();
     let int = b.add_int("int", 4, INT_SIGNED).unwrap();
-    b.add_struct("shared", 4, &[NewMember { name: "v", type_id: int, bit_offset: 0, bitfield_size: 0 }]).unwrap();
+    b.add_struct(
+        "shared",
+        4,
+        &[NewMember {
+            name: "v",
+            type_id: int,
+            bit_offset: 0,
+            bitfield_size: 0,
+        }],
+    )
+    .unwrap();
     let base = b.build().unwrap();
     let base_strs = base.string_section().len() as u32;
     // [3] ptr -> [1]; [4] struct mod_only { int *p; } named at offset base_strs + 1.
     let strings = b"\0mod_only\0p\0";
-    let types = [0, info(2, 0), 1, base_strs + 1, info(4, 1), 8, base_strs + 10, 3, 0];
+    let types = [
+        0,
+        info(2, 0),
+        1,
+        base_strs + 1,
+        info(4, 1),
+        8,
+        base_strs + 10,
+        3,
+        0,
+    ];
     let split = Btf::parse_split(&btf_from(&types, strings), &base).unwrap();
     assert_eq!(split.start_id(), 3);
     assert_eq!(split.len(), 4);
@@ -221,7 +241,10 @@ fn split_btf_on_a_base() {
     assert_eq!(split.find_by_name_kind("shared", Kind::Struct), Some(2));
     let t = split.type_by_id(4).unwrap();
     assert_eq!(t.members()[0].name, "p");
-    assert_eq!(split.name_of(split.resolve_type(1).unwrap()).unwrap(), "int");
+    assert_eq!(
+        split.name_of(split.resolve_type(1).unwrap()).unwrap(),
+        "int"
+    );
     let mut raw = Vec::new();
     split.dump_raw(&mut raw).unwrap();
     assert_eq!(
@@ -232,7 +255,33 @@ fn split_btf_on_a_base() {
     split.dump_c(&mut c).unwrap();
     let c = String::from_utf8(c).unwrap();
     assert!(c.contains("struct mod_only {\n\tint *p;\n};"), "{c}");
-    assert!(!c.contains("struct shared"), "only what the split types need comes from the base:\n{c}");
+    assert!(
+        !c.contains("struct shared"),
+        "only what the split types need comes from the base:\n{c}"
+    );
+    // bpftool prints the same for the split file on its base.
+    let dir = std::env::temp_dir().join(format!("bpfkit-btf-split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("base"), base.as_bytes()).unwrap();
+    std::fs::write(dir.join("split"), btf_from(&types, strings)).unwrap();
+    let (b, sp) = (dir.join("base"), dir.join("split"));
+    let peer = common::bpftool(&[
+        "btf",
+        "dump",
+        "file",
+        sp.to_str().unwrap(),
+        "-B",
+        b.to_str().unwrap(),
+        "format",
+        "raw",
+    ]);
+    let mut ours = Vec::new();
+    split.dump_raw(&mut ours).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&peer)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
     // The same bytes from shared storage parse the same.
     let shared: SharedBytes = std::sync::Arc::new(btf_from(&types, strings));
     assert_eq!(Btf::from_shared_split(shared, &base).unwrap().len(), 4);

@@ -116,8 +116,8 @@ struct FdFacts {
 }
 
 fn fd_facts(fd: BorrowedFd<'_>) -> FdFacts {
-    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
-        .unwrap_or_default();
+    let text =
+        output::read_small(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap_or_default();
     FdFacts {
         memlock: output::fdinfo_field(&text, "memlock:"),
         frozen: output::fdinfo_field(&text, "frozen:").unwrap_or(0) != 0,
@@ -154,27 +154,36 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         args.finish()?;
         v
     };
-    let x = Extras {
-        pinned: if g.bpffs {
+    // The /proc scan for owners runs beside the per-map work.
+    let bpffs = g.bpffs;
+    let scan = std::thread::spawn(move || Extras {
+        pinned: if bpffs {
             output::pinned_paths(ObjClass::Map)
         } else {
             BTreeMap::new()
         },
         owners: output::owners(ObjClass::Map),
-    };
-    let mut items = Vec::new();
-    let mut text = String::new();
+    });
+    let mut rows = Vec::new();
     for fd in &fds {
         let info = match map_info(fd.as_fd()) {
             Ok(i) => i,
             Err(_) if all => continue,
             Err(e) => return Err(fail(format!("can't get map info: {}", target::sys_err(&e)))),
         };
-        let f = fd_facts(fd.as_fd());
+        rows.push((info, fd_facts(fd.as_fd())));
+    }
+    let x = scan.join().unwrap_or_else(|_| Extras {
+        pinned: BTreeMap::new(),
+        owners: BTreeMap::new(),
+    });
+    let mut items = Vec::new();
+    let mut text = String::new();
+    for (info, f) in &rows {
         if g.json() {
-            items.push(map_json(&info, &f, &x));
+            items.push(map_json(info, f, &x));
         } else {
-            text.push_str(&map_text(&info, &f, &x));
+            text.push_str(&map_text(info, f, &x));
         }
     }
     if g.json() {

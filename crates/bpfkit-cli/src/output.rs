@@ -326,7 +326,7 @@ pub fn owners(class: ObjClass) -> BTreeMap<u32, Vec<Owner>> {
                 continue;
             }
             let info = p.path().join("fdinfo").join(fd.file_name());
-            let Ok(text) = std::fs::read_to_string(info) else {
+            let Ok(text) = read_small(&info.display().to_string()) else {
                 continue;
             };
             let Some(id) = fdinfo_field(&text, class.fdinfo_key()) else {
@@ -334,7 +334,7 @@ pub fn owners(class: ObjClass) -> BTreeMap<u32, Vec<Owner>> {
             };
             let comm = comm
                 .get_or_insert_with(|| {
-                    std::fs::read_to_string(p.path().join("comm"))
+                    read_small(&p.path().join("comm").display().to_string())
                         .map(|s| s.trim_end().to_string())
                         .unwrap_or_default()
                 })
@@ -348,6 +348,25 @@ pub fn owners(class: ObjClass) -> BTreeMap<u32, Vec<Owner>> {
     map
 }
 
+/// A small /proc file (fdinfo, comm) in one read: `fs::read_to_string` would also stat it and
+/// read again to see the end, which doubles the system calls of a scan over every process.
+pub fn read_small(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        let n = f.read(&mut buf[len..]).ok()?;
+        len += n;
+        if n == 0 || len < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
+}
+
 /// The number after `key` in fdinfo text.
 pub fn fdinfo_field(text: &str, key: &str) -> Option<u64> {
     text.lines()
@@ -358,7 +377,7 @@ pub fn fdinfo_field(text: &str, key: &str) -> Option<u64> {
 /// The `memlock:` of one of this process's descriptors.
 pub fn memlock_of(fd: std::os::fd::BorrowedFd<'_>) -> Option<u64> {
     use std::os::fd::AsRawFd;
-    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let text = read_small(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
     fdinfo_field(&text, "memlock:")
 }
 
@@ -436,8 +455,7 @@ fn walk_pins(dir: &Path, class: ObjClass, map: &mut BTreeMap<u32, Vec<PathBuf>>,
             continue;
         };
         use std::os::fd::AsRawFd;
-        let Ok(text) = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
-        else {
+        let Some(text) = read_small(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
             continue;
         };
         if let Some(id) = fdinfo_field(&text, class.fdinfo_key()) {

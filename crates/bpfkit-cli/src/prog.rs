@@ -54,22 +54,68 @@ const HELP: &str = "Usage: bpfkit prog { show | list } [PROG]
 /// bpftool's program name: the kernel keeps 15 characters; a name that long is completed from
 /// the BTF name of the program's first function.
 pub fn full_name(info: &ProgInfo, fd: BorrowedFd<'_>) -> String {
-    let short = info.name();
-    if short.len() < 15 || info.btf_id == 0 {
-        return short;
-    }
-    btf_func_name(info, fd).unwrap_or(short)
+    Light::fetch(info, fd).name(info)
 }
 
-fn btf_func_name(info: &ProgInfo, fd: BorrowedFd<'_>) -> Option<String> {
-    if info.nr_func_info == 0 {
-        return None;
+/// The map ids and first func_info record of a program, in one info call (without copying the
+/// instruction images as a full fetch does): what `prog show` needs beyond the fixed fields.
+struct Light {
+    map_ids: Vec<u32>,
+    first_func_type: Option<u32>,
+}
+
+impl Light {
+    fn fetch(info: &ProgInfo, fd: BorrowedFd<'_>) -> Light {
+        let want_func = info.nr_func_info > 0 && info.btf_id != 0 && info.name().len() >= 15;
+        if info.nr_map_ids == 0 && !want_func {
+            return Light {
+                map_ids: Vec::new(),
+                first_func_type: None,
+            };
+        }
+        let mut map_ids = vec![0u32; info.nr_map_ids as usize];
+        let mut func = [0u32; 2];
+        // Buffers handed to the kernel by address, as plain data; both outlive the call.
+        let mut q = ProgInfo {
+            nr_map_ids: map_ids.len() as u32,
+            map_ids: if map_ids.is_empty() {
+                0
+            } else {
+                map_ids.as_mut_ptr() as u64
+            },
+            ..Default::default()
+        };
+        if want_func {
+            q.nr_func_info = 1;
+            q.func_info_rec_size = 8;
+            q.func_info = func.as_mut_ptr() as u64;
+        }
+        if bpfkit_sys::obj::obj_get_info_by_fd(fd, &mut q).is_err() {
+            return Light {
+                map_ids: Vec::new(),
+                first_func_type: None,
+            };
+        }
+        map_ids.truncate(q.nr_map_ids as usize);
+        Light {
+            map_ids,
+            first_func_type: (want_func && q.nr_func_info > 0).then_some(func[1]),
+        }
     }
-    let (_, arrays) = prog_info_full(fd).ok()?;
-    let type_id = u32::from_ne_bytes(arrays.func_info.get(4..8)?.try_into().ok()?);
-    let btf = load_btf(info.btf_id).ok()?;
-    let name = btf.name_of(type_id).ok()?;
-    (!name.is_empty()).then(|| name.to_string())
+
+    fn name(&self, info: &ProgInfo) -> String {
+        let short = info.name();
+        let Some(tid) = self.first_func_type else {
+            return short;
+        };
+        match load_btf(info.btf_id) {
+            Ok(btf) => match btf.name_of(tid) {
+                Ok(n) if !n.is_empty() => n.to_string(),
+                _ => short,
+            },
+            Err(_) => short,
+        }
+    }
 }
 
 /// Shared facts of the `-f` and pid columns, gathered once per command.
@@ -79,15 +125,18 @@ struct Extras {
 }
 
 impl Extras {
-    fn gather(g: &Global) -> Extras {
-        Extras {
-            pinned: if g.bpffs {
+    /// Starts the /proc scan for owners on another thread: it is independent of the per-program
+    /// work and, on a busy system, as long.
+    fn start(g: &Global) -> std::thread::JoinHandle<Extras> {
+        let bpffs = g.bpffs;
+        std::thread::spawn(move || Extras {
+            pinned: if bpffs {
                 output::pinned_paths(ObjClass::Prog)
             } else {
                 BTreeMap::new()
             },
             owners: output::owners(ObjClass::Prog),
-        }
+        })
     }
 }
 
@@ -119,9 +168,8 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         args.finish()?;
         v
     };
-    let extras = Extras::gather(g);
-    let mut items = Vec::new();
-    let mut text = String::new();
+    let extras = Extras::start(g);
+    let mut views = Vec::new();
     for fd in &fds {
         let info = match prog_info(fd.as_fd()) {
             Ok(i) => i,
@@ -134,18 +182,34 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
                 )))
             }
         };
-        if g.json() {
-            items.push(prog_json(&info, fd.as_fd(), &extras));
-        } else {
-            text.push_str(&prog_text(&info, fd.as_fd(), &extras));
-        }
+        let light = Light::fetch(&info, fd.as_fd());
+        views.push(View {
+            name: light.name(&info),
+            map_ids: light.map_ids,
+            memlock: output::memlock_of(fd.as_fd()),
+            info,
+        });
     }
+    let extras = extras.join().unwrap_or_else(|_| Extras {
+        pinned: BTreeMap::new(),
+        owners: BTreeMap::new(),
+    });
     if g.json() {
+        let items = views.iter().map(|v| prog_json(v, &extras)).collect();
         print_json(g, &output::list_or_one(items, !all));
     } else {
+        let text: String = views.iter().map(|v| prog_text(v, &extras)).collect();
         print!("{text}");
     }
     Ok(())
+}
+
+/// What `prog show` prints of one program.
+struct View {
+    info: ProgInfo,
+    name: String,
+    map_ids: Vec<u32>,
+    memlock: Option<u64>,
 }
 
 /// bpftool's type column: the name, or the number of a type this build does not know.
@@ -160,13 +224,13 @@ fn tag_hex(tag: &[u8; 8]) -> String {
     tag.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn prog_json(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> J {
+fn prog_json(v: &View, x: &Extras) -> J {
+    let info = &v.info;
     let mut o = J::obj();
     o.push("id", J::U(info.id.into()))
         .push("type", type_json(info.prog_type));
-    let name = full_name(info, fd);
-    if !name.is_empty() {
-        o.push("name", J::s(name));
+    if !v.name.is_empty() {
+        o.push("name", J::s(v.name.clone()));
     }
     o.push("tag", J::s(tag_hex(&info.tag)))
         .push("gpl_compatible", J::Bool(info.gpl_compatible & 1 != 0));
@@ -186,14 +250,13 @@ fn prog_json(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> J {
     if info.jited_prog_len != 0 {
         o.push("bytes_jited", J::U(info.jited_prog_len.into()));
     }
-    if let Some(m) = output::memlock_of(fd) {
+    if let Some(m) = v.memlock {
         o.push("bytes_memlock", J::U(m));
     }
-    let ids = map_ids(info, fd);
-    if !ids.is_empty() {
+    if !v.map_ids.is_empty() {
         o.push(
             "map_ids",
-            J::Arr(ids.iter().map(|&i| J::U(i.into())).collect()),
+            J::Arr(v.map_ids.iter().map(|&i| J::U(i.into())).collect()),
         );
     }
     if info.btf_id != 0 {
@@ -216,24 +279,15 @@ fn prog_json(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> J {
     o
 }
 
-fn map_ids(info: &ProgInfo, fd: BorrowedFd<'_>) -> Vec<u32> {
-    if info.nr_map_ids == 0 {
-        return Vec::new();
-    }
-    prog_info_full(fd)
-        .map(|(_, a)| a.map_ids)
-        .unwrap_or_default()
-}
-
-fn prog_text(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> String {
+fn prog_text(v: &View, x: &Extras) -> String {
+    let info = &v.info;
     let mut s = format!("{}: ", info.id);
     match bpfkit::ProgramType::from_u32(info.prog_type) {
         Some(t) => s.push_str(&format!("{}  ", t.name())),
         None => s.push_str(&format!("type {}  ", info.prog_type)),
     }
-    let name = full_name(info, fd);
-    if !name.is_empty() {
-        s.push_str(&format!("name {name}  "));
+    if !v.name.is_empty() {
+        s.push_str(&format!("name {}  ", v.name));
     }
     s.push_str(&format!("tag {}", tag_hex(&info.tag)));
     if info.gpl_compatible & 1 != 0 {
@@ -262,12 +316,11 @@ fn prog_text(info: &ProgInfo, fd: BorrowedFd<'_>, x: &Extras) -> String {
     } else {
         s.push_str("  not jited");
     }
-    if let Some(m) = output::memlock_of(fd) {
+    if let Some(m) = v.memlock {
         s.push_str(&format!("  memlock {m}B"));
     }
-    let ids = map_ids(info, fd);
-    if !ids.is_empty() {
-        let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    if !v.map_ids.is_empty() {
+        let ids: Vec<String> = v.map_ids.iter().map(|i| i.to_string()).collect();
         s.push_str(&format!("  map_ids {}", ids.join(",")));
     }
     s.push('\n');

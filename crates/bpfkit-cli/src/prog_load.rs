@@ -141,22 +141,46 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
         return Ok(());
     }
     bpfkit::create_pin_dir(&opts.path)?;
+    let mut pinned = Vec::new();
+    let result = pin_all(&obj, &opts, &mut pinned);
+    if result.is_err() {
+        // Leave nothing half-done behind: the pins made so far go.
+        for p in &pinned {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
+
+fn pin_all(obj: &bpfkit::Object, opts: &Opts, pinned: &mut Vec<PathBuf>) -> Result<(), CliError> {
     for p in obj.programs() {
         let path = opts.path.join(pin_name(&p.name));
         if opts.autoattach {
-            match obj.attach_program(&p.name)? {
-                AttachOutcome::Attached(link) => {
+            match obj.attach_program(&p.name) {
+                Ok(AttachOutcome::Attached(link)) => {
                     pin_here(&path, &format!("link of program {}", p.name), |at| {
                         link.pin(at)
                     })?;
+                    pinned.push(path);
                     continue;
                 }
-                AttachOutcome::NotAutoAttachable => {}
+                Ok(AttachOutcome::NotAutoAttachable) => {}
+                // The kernel lacks the attach kind (no kprobes …): pin the program unattached.
+                Err(e @ (bpfkit::Error::NotSupported { .. } | bpfkit::Error::Refused { .. })) => {
+                    eprintln!("Warning: program '{}' not attached: {e}", p.name);
+                }
+                Err(e) => {
+                    return Err(failed(format!(
+                        "failed to attach program '{}': {e}",
+                        p.name
+                    )))
+                }
             }
         }
         pin_here(&path, &format!("program {}", p.name), |at| {
             p.program.pin(at)
         })?;
+        pinned.push(path);
     }
     Ok(())
 }

@@ -140,7 +140,7 @@ fn libc_enoent() -> i32 {
 /// program too, so `link_id` is looked for first).
 pub fn fd_kind(fd: std::os::fd::BorrowedFd<'_>) -> Option<ObjKind> {
     use std::os::fd::AsRawFd;
-    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let text = crate::output::read_small(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
     let has = |k: &str| text.lines().any(|l| l.starts_with(k));
     if has("link_id:") {
         Some(ObjKind::Link)

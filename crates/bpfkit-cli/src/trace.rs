@@ -58,7 +58,11 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "-e" => a.program = Some(("stdin".into(), need(&mut it, "-e")?)),
             "-l" | "-lv" | "-vl" => {
                 a.list_verbose |= w != "-l";
-                let pat = it.as_slice().first().filter(|p| !p.starts_with('-')).cloned();
+                let pat = it
+                    .as_slice()
+                    .first()
+                    .filter(|p| !p.starts_with('-'))
+                    .cloned();
                 if pat.is_some() {
                     it.next();
                 }
@@ -73,9 +77,10 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             }
             "-p" => {
                 let p = need(&mut it, "-p")?;
-                a.opts.pid = Some(p.parse().map_err(|_| {
-                    CliError::Usage(format!("-p: '{p}' is not a process id"))
-                })?);
+                a.opts.pid = Some(
+                    p.parse()
+                        .map_err(|_| CliError::Usage(format!("-p: '{p}' is not a process id")))?,
+                );
             }
             "-c" => a.opts.cmd = Some(need(&mut it, "-c")?),
             "-d" => a.opts.debug.push(need(&mut it, "-d")?),
@@ -83,7 +88,11 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
                 a.opts.format = match need(&mut it, "-f")?.as_str() {
                     "text" => OutputFormat::Text,
                     "json" => OutputFormat::Json,
-                    o => return Err(CliError::Usage(format!("-f: unknown format '{o}' (text or json)"))),
+                    o => {
+                        return Err(CliError::Usage(format!(
+                            "-f: unknown format '{o}' (text or json)"
+                        )))
+                    }
                 }
             }
             "-o" => a.out = Some(need(&mut it, "-o")?),
@@ -137,7 +146,8 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
     let any = !pat.contains(':');
     if let Some(K::Uprobe | K::Uretprobe) = kind {
         let (bin, sym) = rest.split_once(':').unwrap_or((rest, "*"));
-        let path = bpfkit::attach::uprobe::resolve_binary(bin).map_err(|e| CliError::Failed(e.to_string()))?;
+        let path = bpfkit::attach::uprobe::resolve_binary(bin)
+            .map_err(|e| CliError::Failed(e.to_string()))?;
         let mut syms = bpfkit::attach::uprobe::matching_symbols(&path, sym)
             .map_err(|e| CliError::Failed(e.to_string()))?;
         syms.sort();
@@ -149,7 +159,11 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
     }
     let tp = any || matches!(kind, Some(K::Tracepoint));
     if tp {
-        let (cat, ev) = if any { ("*", "*") } else { rest.split_once(':').unwrap_or((rest, "*")) };
+        let (cat, ev) = if any {
+            ("*", "*")
+        } else {
+            rest.split_once(':').unwrap_or((rest, "*"))
+        };
         let events = bpfkit_trace::probes::tracepoints().map_err(CliError::Failed)?;
         for (c, e) in events {
             let name = format!("tracepoint:{c}:{e}");

@@ -832,13 +832,19 @@ fn link_show_pin_detach_agree() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["id"].to_string() == id)
+        .find(|l| {
+            l["id"].as_str().is_none()
+                && l["id"].as_u64().map(|n| n.to_string()) == Some(id.clone())
+        })
         .cloned();
     let ours = o
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["id"].to_string() == id)
+        .find(|l| {
+            l["id"].as_str().is_none()
+                && l["id"].as_u64().map(|n| n.to_string()) == Some(id.clone())
+        })
         .cloned();
     assert_eq!(ours.map(without_pids), theirs);
     // Raw tracepoint links cannot be detached: both tools say so the same way.

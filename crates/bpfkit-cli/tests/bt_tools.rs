@@ -90,8 +90,7 @@ fn tool_path(name: &str) -> PathBuf {
 
 fn parse_tool(name: &str) -> bpfkit_trace::ast::Program {
     let path = tool_path(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     bpfkit_trace::parse_program(&path.display().to_string(), &text)
         .unwrap_or_else(|e| panic!("{} does not parse:\n{e}", path.display()))
 }
@@ -151,7 +150,9 @@ fn every_tool_is_covered_or_excluded() {
                 assert!(uses, "{name} is excluded for {sym} but does not probe it");
                 let syms = dynamic_symbols(lib);
                 assert!(
-                    !syms.lines().any(|l| l.split_whitespace().last() == Some(*sym)),
+                    !syms
+                        .lines()
+                        .any(|l| l.split_whitespace().last() == Some(*sym)),
                     "{lib} exports {sym} now: run {name}"
                 );
                 println!("excluded {name}: {lib} does not export {sym}");
@@ -169,7 +170,10 @@ fn every_tool_is_covered_or_excluded() {
         }
     }
     for name in COVERED {
-        assert!(installed.iter().any(|n| n == name), "{name}.bt is not installed");
+        assert!(
+            installed.iter().any(|n| n == name),
+            "{name}.bt is not installed"
+        );
     }
 }
 
@@ -177,7 +181,10 @@ fn every_tool_is_covered_or_excluded() {
 fn tracer() -> Vec<String> {
     match std::env::var("BPFKIT_TRACER") {
         Ok(t) => t.split_whitespace().map(str::to_string).collect(),
-        Err(_) => vec![env!("CARGO_BIN_EXE_bpfkit").to_string(), "trace".to_string()],
+        Err(_) => vec![
+            env!("CARGO_BIN_EXE_bpfkit").to_string(),
+            "trace".to_string(),
+        ],
     }
 }
 
@@ -260,12 +267,20 @@ impl Running {
         while t.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(st)) = self.child.try_wait() {
                 let out = self.output();
-                assert!(st.success(), "{} exited with {st} after SIGINT:\n{out}", self.name);
+                assert!(
+                    st.success(),
+                    "{} exited with {st} after SIGINT:\n{out}",
+                    self.name
+                );
                 return out;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("{} did not exit within 10 s of SIGINT:\n{}", self.name, self.output());
+        panic!(
+            "{} did not exit within 10 s of SIGINT:\n{}",
+            self.name,
+            self.output()
+        );
     }
 }
 
@@ -313,10 +328,16 @@ fn header(r: &mut Running, text: &str) {
 #[test]
 fn execsnoop() {
     let mut r = Running::start("execsnoop");
-    header(&mut r, &format!("{:<10} {:<5} {}", "TIME(ms)", "PID", "ARGS"));
+    header(
+        &mut r,
+        &format!("{:<10} {:<5} {}", "TIME(ms)", "PID", "ARGS"),
+    );
     let m = marker("exec");
     let pid = run("/bin/echo", &[&m]);
-    let line = r.expect_line(&format!(r"^\d+\s+{pid}\s+/bin/echo {}$", ::regex::escape(&m)), "event");
+    let line = r.expect_line(
+        &format!(r"^\d+\s+{pid}\s+/bin/echo {}$", ::regex::escape(&m)),
+        "event",
+    );
     println!("{line}");
 }
 
@@ -325,22 +346,34 @@ fn opensnoop() {
     let mut r = Running::start("opensnoop");
     header(
         &mut r,
-        &format!("{:<6} {:<16} {:>4} {:>3} {}", "PID", "COMM", "FD", "ERR", "PATH"),
+        &format!(
+            "{:<6} {:<16} {:>4} {:>3} {}",
+            "PID", "COMM", "FD", "ERR", "PATH"
+        ),
     );
     let m = marker("open");
     assert!(File::open(&m).is_err());
     let me = std::process::id();
-    r.expect_line(&format!(r"^{me}\s+\S+\s+-1\s+2 {}$", ::regex::escape(&m)), "event");
+    r.expect_line(
+        &format!(r"^{me}\s+\S+\s+-1\s+2 {}$", ::regex::escape(&m)),
+        "event",
+    );
 }
 
 #[test]
 fn statsnoop() {
     let mut r = Running::start("statsnoop");
-    header(&mut r, &format!("{:<6} {:<16} {:>3} {}", "PID", "COMM", "ERR", "PATH"));
+    header(
+        &mut r,
+        &format!("{:<6} {:<16} {:>3} {}", "PID", "COMM", "ERR", "PATH"),
+    );
     let m = marker("stat");
     assert!(std::fs::metadata(&m).is_err());
     let me = std::process::id();
-    r.expect_line(&format!(r"^{me}\s+\S+\s+2 {}$", ::regex::escape(&m)), "event");
+    r.expect_line(
+        &format!(r"^{me}\s+\S+\s+2 {}$", ::regex::escape(&m)),
+        "event",
+    );
 }
 
 #[test]
@@ -409,7 +442,10 @@ fn runqlat() {
         .nth(1)
         .unwrap_or_else(|| panic!("no @usecs histogram:\n{out}"));
     let re = regex(HIST_LINE);
-    assert!(after.lines().any(|l| re.is_match(l)), "no histogram lines:\n{out}");
+    assert!(
+        after.lines().any(|l| re.is_match(l)),
+        "no histogram lines:\n{out}"
+    );
 }
 
 #[test]
@@ -431,7 +467,10 @@ fn bashreadline() {
         let _ = writeln!(stdin, "echo {m}");
         let _ = writeln!(stdin, "exit");
     }
-    let got = r.wait_line(&format!(r"^\d\d:\d\d:\d\d\s+\d+\s+echo {}$", ::regex::escape(&m)), Duration::from_secs(5));
+    let got = r.wait_line(
+        &format!(r"^\d\d:\d\d:\d\d\s+\d+\s+echo {}$", ::regex::escape(&m)),
+        Duration::from_secs(5),
+    );
     let _ = c.kill();
     let _ = c.wait();
     assert!(got.is_some(), "no readline event:\n{}", r.output());
@@ -448,7 +487,10 @@ fn naptime() {
         ),
     );
     // nanosleep(2) itself (sleep(1) uses clock_nanosleep): 20 ms.
-    let pid = run("perl", &["-e", "syscall(35, pack('qq', 0, 20000000), 0)"]);
+    let pid = run(
+        "perl",
+        &["-e", "my $t = pack('qq', 0, 20000000); syscall(35, $t, 0)"],
+    );
     let me = std::process::id();
     r.expect_line(
         &format!(r"^\d\d:\d\d:\d\d\s+{me}\s+\S+\s+{pid}\s+perl\s+0\.020$"),
@@ -477,7 +519,10 @@ fn setuids() {
 #[test]
 fn syncsnoop() {
     let mut r = Running::start("syncsnoop");
-    header(&mut r, &format!("{:<9} {:<6} {:<16} {}", "TIME", "PID", "COMM", "EVENT"));
+    header(
+        &mut r,
+        &format!("{:<9} {:<6} {:<16} {}", "TIME", "PID", "COMM", "EVENT"),
+    );
     let pid = run("sync", &[]);
     r.expect_line(
         &format!(r"^\d\d:\d\d:\d\d\s+{pid}\s+sync\s+tracepoint:syscalls:sys_enter_sync$"),
@@ -526,7 +571,10 @@ fn loads() {
         .nth(3)
         .and_then(|v| v.parse().ok())
         .expect("load1");
-    assert!((ours - proc_avg).abs() < 0.5, "{line} vs /proc/loadavg {proc_avg}");
+    assert!(
+        (ours - proc_avg).abs() < 0.5,
+        "{line} vs /proc/loadavg {proc_avg}"
+    );
 }
 
 #[test]
@@ -540,13 +588,19 @@ fn cpuwalk() {
         .nth(1)
         .unwrap_or_else(|| panic!("no @cpu histogram:\n{out}"));
     let re = regex(HIST_LINE);
-    assert!(after.lines().any(|l| re.is_match(l)), "no histogram lines:\n{out}");
+    assert!(
+        after.lines().any(|l| re.is_match(l)),
+        "no histogram lines:\n{out}"
+    );
 }
 
 #[test]
 fn runqlen() {
     let mut r = Running::start("runqlen");
-    header(&mut r, "Sampling run queue length at 99 Hertz... Hit Ctrl-C to end.");
+    header(
+        &mut r,
+        "Sampling run queue length at 99 Hertz... Hit Ctrl-C to end.",
+    );
     run("timeout", &["0.3", "sh", "-c", "while :; do :; done"]);
     let out = r.interrupt();
     let after = out
@@ -554,7 +608,10 @@ fn runqlen() {
         .nth(1)
         .unwrap_or_else(|| panic!("no @runqlen histogram:\n{out}"));
     let re = regex(HIST_LINE);
-    assert!(after.lines().any(|l| re.is_match(l)), "no histogram lines:\n{out}");
+    assert!(
+        after.lines().any(|l| re.is_match(l)),
+        "no histogram lines:\n{out}"
+    );
 }
 
 #[test]
@@ -565,16 +622,28 @@ fn bitesize() {
     let dev = root_disk();
     run(
         "dd",
-        &[&format!("if={dev}"), "of=/dev/null", "bs=4096", "count=4", "iflag=direct"],
+        &[
+            &format!("if={dev}"),
+            "of=/dev/null",
+            "bs=4096",
+            "count=4",
+            "iflag=direct",
+        ],
     );
     let out = r.interrupt();
-    assert!(out.contains("I/O size (bytes) histograms by process name:"), "{out}");
+    assert!(
+        out.contains("I/O size (bytes) histograms by process name:"),
+        "{out}"
+    );
     let after = out
         .split("@[dd]:")
         .nth(1)
         .unwrap_or_else(|| panic!("no histogram for dd:\n{out}"));
     let re = regex(r"^\[4K, 8K\)\s+[1-9]\d* \|@+\s*\|$");
-    assert!(after.lines().any(|l| re.is_match(l)), "no 4K bucket for dd:\n{out}");
+    assert!(
+        after.lines().any(|l| re.is_match(l)),
+        "no 4K bucket for dd:\n{out}"
+    );
 }
 
 /// The block device holding `/` (`/dev/vda`), from /proc/mounts.

@@ -87,7 +87,10 @@ fn autoattach_links(tool: &str, obj: &Path) -> usize {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{tool}: loadall autoattach failed:\n{err}");
+    assert!(
+        out.status.success(),
+        "{tool}: loadall autoattach failed:\n{err}"
+    );
     assert!(links + progs > 0, "{tool}: autoattach pinned nothing");
     links
 }

@@ -30,7 +30,11 @@ fn lines(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
-fn wait_line(rx: &mpsc::Receiver<String>, pred: impl Fn(&str) -> bool, secs: u64) -> Option<String> {
+fn wait_line(
+    rx: &mpsc::Receiver<String>,
+    pred: impl Fn(&str) -> bool,
+    secs: u64,
+) -> Option<String> {
     let end = Instant::now() + Duration::from_secs(secs);
     while let Some(left) = end.checked_duration_since(Instant::now()) {
         match rx.recv_timeout(left) {
@@ -82,7 +86,11 @@ fn acceptance_one_liner_prints_pid_comm_and_full_argv() {
     interrupt(child.id());
     let st = child.wait().expect("wait");
     assert!(st.success(), "exit status {st:?}");
-    assert!(t.elapsed() < Duration::from_secs(2), "took {:?} to stop", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?} to stop",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -140,7 +148,11 @@ fn both(script: &str) -> (String, String) {
     );
     let ours = String::from_utf8_lossy(&out.stdout).into_owned();
     let theirs = peer(&["-e", script]);
-    let tail = |s: &str| s.split_once('\n').map(|x| x.1.to_string()).unwrap_or_default();
+    let tail = |s: &str| {
+        s.split_once('\n')
+            .map(|x| x.1.to_string())
+            .unwrap_or_default()
+    };
     (tail(&ours), tail(&theirs))
 }
 
@@ -185,7 +197,11 @@ fn dash_c_runs_the_command_and_exits_with_it() {
         .args(["trace", "-q", "-c", "/bin/true", "-e", &script])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.starts_with(&format!("done {marker}\n")), "{s}");
 }
@@ -200,7 +216,8 @@ fn errors_point_at_the_script() {
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let e = run("tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args.nosuchfield)); }");
+    let e =
+        run("tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args.nosuchfield)); }");
     assert!(e.contains("stdin:1:"), "{e}");
     assert!(e.contains("nosuchfield"), "{e}");
     assert!(e.contains('~') || e.contains('^'), "{e}");
@@ -212,14 +229,24 @@ fn errors_point_at_the_script() {
     assert!(e.contains("stdin:1:"), "{e}");
     let e = run("kprobe:vfs_read { exit(); }");
     let first = e.lines().next().unwrap_or_default();
-    assert!(first.ends_with("this kernel lacks kprobes (CONFIG_KPROBES is not set)"), "{e}");
+    assert!(
+        first.ends_with("this kernel lacks kprobes (CONFIG_KPROBES is not set)"),
+        "{e}"
+    );
     assert!(!e.contains("panicked"), "{e}");
 }
 
 #[test]
 fn dry_run_and_instruction_dump() {
     let out = Command::new(BIN)
-        .args(["trace", "--dry-run", "-d", "insns", "-e", "BEGIN { @x = count(); }"])
+        .args([
+            "trace",
+            "--dry-run",
+            "-d",
+            "insns",
+            "-e",
+            "BEGIN { @x = count(); }",
+        ])
         .output()
         .expect("run");
     assert!(out.status.success());

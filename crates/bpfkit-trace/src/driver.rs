@@ -12,7 +12,6 @@ use crate::tracepoint::Tracefs;
 use bpfkit::{Link, Map, MapSpec, MapType, Program, ProgramSpec};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::Duration;
 
 /// What to do with a script.
 #[derive(Clone, Debug, Default)]
@@ -286,23 +285,21 @@ pub fn run(
         }
         _ => None,
     };
-    let mut status = 0;
     while !rt.exit {
         let ready = bpfkit_sys::signal::wait_readable(&[ring.epoll_fd(), sigfd.as_fd()], 1000)
             .map_err(|e| e.to_string())?;
         let _ = ring.consume(|rec| rt.handle(rec));
+        rt.report_lost();
         if ready.get(1).copied().unwrap_or(false) {
             while let Ok(Some(sig)) = bpfkit_sys::signal::read_signal(sigfd.as_fd()) {
-                if sig != libc_sigchld() {
+                // SIGCHLD only wakes the loop to look at the child below.
+                if sig != SIGCHLD {
                     rt.exit = true;
                 }
             }
         }
         if let Some(c) = child.as_mut() {
-            if let Ok(Some(st)) = c.try_wait() {
-                status = st.code().unwrap_or(0);
-                let _ = status;
-                status = 0;
+            if let Ok(Some(_)) = c.try_wait() {
                 break;
             }
         }
@@ -313,11 +310,9 @@ pub fn run(
         run_once(e)?;
     }
     let _ = ring.consume(|rec| rt.handle(rec));
+    rt.report_lost();
     rt.print_all_maps();
-    let _ = Duration::from_millis(0);
-    Ok(status)
+    Ok(0)
 }
 
-fn libc_sigchld() -> i32 {
-    17
-}
+const SIGCHLD: i32 = 17;

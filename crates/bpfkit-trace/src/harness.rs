@@ -211,6 +211,9 @@ impl Machine {
         if let Some(why) = self.probe_kinds_missing(case, root) {
             return Some(why);
         }
+        if let Some(why) = self.listing_missing(case) {
+            return Some(why);
+        }
         for cmd in &case.requires {
             let ok = Command::new("sh")
                 .arg("-c")
@@ -241,6 +244,38 @@ impl Machine {
             return false;
         }
         pos.is_empty() || pos.iter().any(|a| a.split('|').any(is))
+    }
+
+    /// A `-l`/`-lv` case about probe types this kernel lacks: listing kprobes needs them
+    /// (and ftrace's function list, unreadable here), and tracers list fentry, fexit and
+    /// iterators only where tracing programs load.
+    fn listing_missing(&self, case: &TestCase) -> Option<String> {
+        let run = case.run.as_deref()?;
+        let lists = run
+            .split_whitespace()
+            .any(|w| w == "--list" || (w.starts_with("-l") && !w.starts_with("--")));
+        if !lists {
+            return None;
+        }
+        let re = regex::Regex::new(r"\b(kprobes?|kretprobes?|fentry|fexit|kfunc|kretfunc|iter)\b").ok()?;
+        let texts = std::iter::once(run).chain(case.expects.iter().map(|e| match e {
+            Expect::Line(t) | Expect::NoLine(t) | Expect::Regex(t) | Expect::NoRegex(t) => t.as_str(),
+            Expect::File(_) | Expect::Json(_) => "",
+        }));
+        for t in texts {
+            for m in re.find_iter(t) {
+                let word = m.as_str();
+                let missing = if word.starts_with('k') && word.contains("probe") {
+                    (!self.kprobes).then_some("kprobes (CONFIG_KPROBES is not set)")
+                } else {
+                    (!self.fentry).then_some("tracing programs (fentry, fexit, iter are refused)")
+                };
+                if let Some(missing) = missing {
+                    return Some(format!("lists {word} probes: this kernel lacks {missing}"));
+                }
+            }
+        }
+        None
     }
 
     /// The kernel feature a probe of the case's programs needs and this kernel lacks. A

@@ -136,19 +136,6 @@ pub fn parse_attach_type(s: &str) -> Option<AttachType> {
     })
 }
 
-/// bpftool's short name of a cgroup attach type (the inverse of [`parse_attach_type`]).
-pub fn attach_type_name(at: AttachType) -> &'static str {
-    use AttachType as A;
-    match at {
-        A::CgroupInetIngress => "cgroup_inet_ingress",
-        A::CgroupInetEgress => "cgroup_inet_egress",
-        A::CgroupInetSockCreate => "cgroup_inet_sock_create",
-        A::CgroupSockOps => "cgroup_sock_ops",
-        A::CgroupDevice => "cgroup_device",
-        other => other.name(),
-    }
-}
-
 /// A program found on a cgroup hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CgroupProgram {
@@ -195,11 +182,7 @@ impl Cgroup {
     fn check(&self, prog: &Program, at: AttachType) -> Result<()> {
         let ty = program_type_for(at)
             .ok_or_else(|| Error::InvalidArgument(format!("{at} is not a cgroup attach type")))?;
-        expect_prog_type(
-            prog,
-            &[ty],
-            &format!("cgroup hook {}", attach_type_name(at)),
-        )
+        expect_prog_type(prog, &[ty], &format!("cgroup hook {}", at.name()))
     }
 
     fn explain(&self, e: bpfkit_sys::Error, at: AttachType) -> Error {
@@ -207,7 +190,7 @@ impl Cgroup {
             Some(libc::EPERM) | Some(libc::EEXIST) => Error::InvalidArgument(format!(
                 "{} already has a program on {} that does not allow another (attach with `multi` or `override`, or detach it first): {e}",
                 self.path.display(),
-                attach_type_name(at)
+                at.name()
             )),
             Some(libc::EBADF) => Error::InvalidArgument(format!(
                 "{} is not a cgroup v2 directory",
@@ -263,7 +246,7 @@ impl Cgroup {
             Some(libc::ENOENT) => Error::InvalidArgument(format!(
                 "that program is not attached to {} at {}",
                 self.path.display(),
-                attach_type_name(at)
+                at.name()
             )),
             _ => e.into(),
         })
@@ -285,7 +268,7 @@ impl Cgroup {
             fd,
             format!(
                 "{} program {} on cgroup {}",
-                attach_type_name(at),
+                at.name(),
                 prog.name(),
                 self.path.display()
             ),
@@ -299,7 +282,11 @@ impl Cgroup {
             self.fd.as_raw_fd() as u32,
             at.as_u32(),
             if effective { F_QUERY_EFFECTIVE } else { 0 },
-        )?;
+        )
+        .map_err(|e| match e.errno() {
+            Some(libc::EBADF) => self.explain(e, at),
+            _ => e.into(),
+        })?;
         Ok(q.prog_ids
             .iter()
             .enumerate()

@@ -106,6 +106,8 @@ impl RtNetlink {
         let mut out = Vec::new();
         loop {
             let (data, _) = self.sock.recv_from_full().map_err(|e| io_err(what, e))?;
+            // One datagram may carry several messages (a dump does); `deserialize` reads
+            // one, so walk them by their nlmsg_len.
             let mut off = 0usize;
             while off + 16 <= data.len() {
                 let len = data

@@ -143,6 +143,10 @@ fn explain(e: Error, ifindex: u32, mode: Option<XdpMode>, how: &str) -> Error {
                 _ => String::new(),
             }
         )),
+        // The kernel refuses offload of a program not loaded for the device with a bare EINVAL.
+        Some(libc::EINVAL) if mode == Some(XdpMode::Offload) => Error::InvalidArgument(format!(
+            "interface {ifindex} cannot run XDP in offload mode: that needs a NIC that runs BPF and a program loaded for it (ProgramSpec::ifindex); use driver or generic mode"
+        )),
         Some(libc::EOPNOTSUPP) => Error::NotSupported {
             feature: format!("XDP {}{how} on interface {ifindex}", mode.map_or(String::new(), |m| format!("{} mode ", m.name()))),
             hint: "the driver lacks this mode; use generic mode (xdpgeneric)".into(),

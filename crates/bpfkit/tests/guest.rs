@@ -345,7 +345,8 @@ fn kprobe_multi_attaches_by_wildcard() {
     // (`__do_sys_getpid`), not these wrappers at the same address: both must match anyway.
     let getpid = syscall_function("getpid");
     let getppid = syscall_function("getppid");
-    let pattern = format!("{}?id", getpid.trim_end_matches("pid"));
+    let arch_prefix = getpid.strip_suffix("getpid").expect("a getpid function");
+    let pattern = format!("{arch_prefix}getp?id");
     assert_eq!(
         matching_kernel_functions(&pattern).unwrap(),
         [getpid.clone(), getppid],
@@ -422,7 +423,9 @@ fn kretsyscall_sees_getpids_return_value() {
 }
 
 /// libbpf-tools whose embedded objects are loaded: tracepoint, tp_btf, raw_tp, kprobe and
-/// fentry programs among them, each tool picking fallbacks for the kernel it starts on.
+/// fentry programs among them, each tool picking fallbacks for the kernel it starts on. Not
+/// `capable` and the other stack-collecting tools: they size their stack map at run time, so
+/// their object as embedded (max_entries 0) cannot load, with libbpf either.
 const LIBBPF_TOOLS: &[&str] = &[
     "execsnoop",
     "opensnoop",
@@ -434,7 +437,6 @@ const LIBBPF_TOOLS: &[&str] = &[
     "filelife",
     "vfsstat",
     "tcpconnect",
-    "capable",
     "sigsnoop",
 ];
 

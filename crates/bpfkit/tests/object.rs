@@ -441,9 +441,15 @@ fn programs_carry_the_object_btf_with_func_and_line_info() {
         .load()
         .unwrap();
     let info = obj.program("on_getppid").unwrap().info().unwrap();
-    assert_ne!(info.btf_id, 0, "the program was loaded with the object's BTF");
+    assert_ne!(
+        info.btf_id, 0,
+        "the program was loaded with the object's BTF"
+    );
     let btf = bpfkit::loaded_btfs().find_map(|b| b.ok().filter(|b| b.id == info.btf_id));
-    assert!(btf.is_some_and(|b| !b.kernel_btf), "its BTF object is loaded");
+    assert!(
+        btf.is_some_and(|b| !b.kernel_btf),
+        "its BTF object is loaded"
+    );
     let bss = obj.section_map(".bss").unwrap().info().unwrap();
     assert_eq!(bss.btf_id, info.btf_id);
     assert_ne!(bss.btf_value_type_id, 0, ".bss is typed by its DATASEC");
@@ -459,7 +465,10 @@ fn legacy_maps_and_bad_objects() {
         .load()
         .unwrap();
     let hash = obj.map("old_hash").unwrap();
-    assert_eq!((hash.key_size(), hash.value_size(), hash.max_entries()), (4, 8, 128));
+    assert_eq!(
+        (hash.key_size(), hash.value_size(), hash.max_entries()),
+        (4, 8, 128)
+    );
     assert!(obj.program("legacy_prog").is_some());
     let (p, m) = ids(&obj);
     drop(obj);
@@ -471,9 +480,14 @@ fn legacy_maps_and_bad_objects() {
     assert!(err.contains("bogus_kind/whatever"), "{err}");
     let bytes = std::fs::read(fixture("obj_globals.bpf.o")).unwrap();
     for cut in [0, 10, 64, bytes.len() / 2, bytes.len() - 1] {
-        assert!(ObjectBuilder::open_bytes("cut", &bytes[..cut]).is_err(), "cut at {cut}");
+        assert!(
+            ObjectBuilder::open_bytes("cut", &bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
     }
-    let missing = ObjectBuilder::open_file("/nonexistent/x.bpf.o").unwrap_err().to_string();
+    let missing = ObjectBuilder::open_file("/nonexistent/x.bpf.o")
+        .unwrap_err()
+        .to_string();
     assert!(missing.contains("/nonexistent/x.bpf.o"), "{missing}");
 }
 
@@ -484,7 +498,10 @@ fn auto_attach_follows_the_section_name_and_fails_politely() {
     let mut b = ObjectBuilder::open_file(fixture("obj_attach.bpf.o")).unwrap();
     b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
     match b.load() {
-        Ok(obj) => assert!(obj.program("on_fentry").is_some(), "a kernel that allows fentry"),
+        Ok(obj) => assert!(
+            obj.program("on_fentry").is_some(),
+            "a kernel that allows fentry"
+        ),
         Err(e) => {
             let msg = e.to_string();
             assert!(msg.contains("on_fentry") && msg.contains("fentry"), "{msg}");
@@ -522,13 +539,21 @@ fn auto_attach_follows_the_section_name_and_fails_politely() {
         }
     }
     if obj.program("on_fentry").is_none() {
-        assert!(obj.skipped().iter().any(|(p, why)| p == "on_fentry" && why.contains("fentry")));
+        assert!(obj
+            .skipped()
+            .iter()
+            .any(|(p, why)| p == "on_fentry" && why.contains("fentry")));
     }
     fire_getppid(3);
     for _ in 0..5 {
         std::hint::black_box(std::process::id());
     }
-    let hits: Vec<u64> = obj.read_var("hits").unwrap().chunks(8).map(u64_of).collect();
+    let hits: Vec<u64> = obj
+        .read_var("hits")
+        .unwrap()
+        .chunks(8)
+        .map(u64_of)
+        .collect();
     assert!(hits[0] >= 3, "raw_tp/sys_enter: {hits:?}");
     assert!(hits[1] >= 3, "tp_btf/sys_enter: {hits:?}");
     assert!(hits[2] >= 5, "uprobe on libc getpid: {hits:?}");
@@ -537,4 +562,30 @@ fn auto_attach_follows_the_section_name_and_fails_politely() {
     bpfkit::object::detach_all(links);
     drop(obj);
     assert_gone(&p, &m, &link_ids);
+}
+
+#[test]
+fn a_program_loads_with_the_type_the_user_sets() {
+    let mut b = ObjectBuilder::open_file(fixture("obj_globals.bpf.o")).unwrap();
+    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_program_type("on_getppid", bpfkit::ProgramType::RawTracepoint, None)
+        .unwrap();
+    let obj = b.load().unwrap();
+    let prog = obj.program("on_getppid").unwrap();
+    assert_eq!(prog.prog_type(), bpfkit::ProgramType::RawTracepoint);
+    assert_eq!(
+        prog.info().unwrap().prog_type,
+        bpfkit::ProgramType::RawTracepoint.as_u32()
+    );
+    // Its section still says tracepoint: auto-attach refuses the mismatch in one line.
+    let err = obj.attach().unwrap_err().to_string();
+    assert!(err.contains("tracepoint"), "{err}");
+    let link = prog.attach_raw_tracepoint("sys_enter").unwrap();
+    fire_getppid(2);
+    assert!(u64_of(&obj.read_var("calls").unwrap()) >= 2);
+    let link_id = link.id().unwrap();
+    let (p, m) = ids(&obj);
+    drop(link);
+    drop(obj);
+    assert_gone(&p, &m, &[link_id]);
 }

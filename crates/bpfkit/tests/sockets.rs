@@ -358,3 +358,39 @@ fn netfilter_link_runs_at_local_in() {
     drop((prog, cnt));
     assert_gone(&[ids.0], &[ids.1], &[link_id]);
 }
+
+#[test]
+fn sockmap_stream_parser_and_verdict_pass_data_through() {
+    let map = sockmap("strp_map");
+    let cnt = counter_map("strp_cnt");
+    let count = count_asm(fd_of(&cnt), "c");
+    // The parser says each message is the whole skb (`len` is the first __sk_buff field).
+    let parser = load_asm(
+        "strp_parse",
+        ProgramType::SkSkb,
+        Some(AttachType::SkSkbStreamParser),
+        "r0 = *(u32 *)(r1 +0)\nexit\n",
+    );
+    let verdict = load_asm(
+        "strp_pass",
+        ProgramType::SkSkb,
+        Some(AttachType::SkSkbStreamVerdict),
+        &format!("{count}r0 = 1\nexit\n"),
+    );
+    let ids = [parser.id().unwrap(), verdict.id().unwrap()];
+    let maps = [map.info().unwrap().id, cnt.info().unwrap().id];
+    let l1 = socket::attach_sockmap(&map, &parser, AttachType::SkSkbStreamParser).unwrap();
+    let l2 = socket::attach_sockmap(&map, &verdict, AttachType::SkSkbStreamVerdict).unwrap();
+    let (mut client, mut server) = tcp_pair();
+    socket::sockmap_insert(&map, &1u32.to_ne_bytes(), server.as_fd()).unwrap();
+    client.write_all(b"through the parser").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut got = [0u8; 18];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"through the parser");
+    assert!(read_counter(&cnt) >= 1, "the verdict ran");
+    drop((l1, l2, parser, verdict, client, server, map, cnt));
+    assert_gone(&ids, &maps, &[]);
+}

@@ -236,6 +236,18 @@ fn bad_input_is_one_clear_line_and_leaves_the_hook_alone() {
         "program `not_xdp` is of type socket_filter, but an XDP hook needs a xdp program"
     );
 
+    let err = xdp::attach_netlink(
+        &prog,
+        pair.ifindex,
+        &NetlinkAttach {
+            mode: Some(XdpMode::Offload),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cannot run XDP in offload mode"), "{err}");
+
     let link = xdp::attach(&prog, pair.ifindex, Some(XdpMode::Generic)).unwrap();
     let link_id = link.id().unwrap();
     let err = xdp::attach(&prog, pair.ifindex, Some(XdpMode::Generic))
@@ -314,8 +326,39 @@ fn xdp_tx_reflects_udp_back_to_the_sender() {
 
 #[test]
 fn xdp_redirect_through_a_devmap_moves_packets_to_another_veth() {
+    redirect(XdpMode::Generic);
+}
+
+/// Native redirect into a veth hands frames to its peer's NAPI, which runs only while the
+/// peer has an XDP program (or GRO): the test gives b's peer a passing one.
+#[test]
+fn native_xdp_redirect_reaches_a_veth_whose_peer_runs_xdp() {
+    redirect(XdpMode::Driver);
+}
+
+fn redirect(mode: XdpMode) {
     let a = VethPair::new();
     let b = VethPair::new();
+    if mode == XdpMode::Driver {
+        let obj = common::fixture("xdp_drop_icmp.bpf.o");
+        let out = b.ns_exec(&[
+            "ip",
+            "link",
+            "set",
+            "dev",
+            &b.peer,
+            "xdpdrv",
+            "obj",
+            obj.to_str().unwrap(),
+            "sec",
+            "xdp",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let map = counter_map("xdp_cnt_rd");
     let devmap = Map::create(&MapSpec::new(MapType::Devmap, 4, 4, 1).name("xdp_devmap")).unwrap();
     devmap
@@ -343,7 +386,7 @@ fn xdp_redirect_through_a_devmap_moves_packets_to_another_veth() {
         ),
     );
     let (pid, mids) = ids(&prog, &[&map, &devmap]);
-    let link = xdp::attach(&prog, a.ifindex, Some(XdpMode::Generic)).unwrap();
+    let link = xdp::attach(&prog, a.ifindex, Some(mode)).unwrap();
     let link_id = link.id().unwrap();
 
     // Capture on b's peer (in b's namespace) while a's peer sends to a's host end.

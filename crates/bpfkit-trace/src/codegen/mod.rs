@@ -25,7 +25,9 @@ pub const MAP_EVENTS: i32 = 0;
 pub const MAP_SCRATCH: i32 = 1;
 /// Index of the zero-filled map.
 pub const MAP_ZEROS: i32 = 2;
-const USER_MAP_BASE: usize = 3;
+/// Index of the per-CPU count of events the full ring buffer refused.
+pub const MAP_LOST: i32 = 3;
+const USER_MAP_BASE: usize = 4;
 /// Largest per-CPU scratch value the kernel accepts.
 const SCRATCH_MAX: u32 = 32 * 1024;
 const JOIN_ARGS: u32 = 16;
@@ -129,7 +131,7 @@ pub fn compile(
         key_size: 0,
         value: ValueKind::Plain(Type::None),
         value_size: 0,
-        max_entries: 1 << 22,
+        max_entries: 1 << 19,
     });
     cx.maps.push(MapDef {
         name: "scratch".into(),
@@ -143,6 +145,15 @@ pub fn compile(
     cx.maps.push(MapDef {
         name: "zeros".into(),
         map_type: MapType::Array,
+        key: None,
+        key_size: 4,
+        value: ValueKind::Plain(Type::None),
+        value_size: 8,
+        max_entries: 1,
+    });
+    cx.maps.push(MapDef {
+        name: "lost".into(),
+        map_type: MapType::PercpuArray,
         key: None,
         key_size: 4,
         value: ValueKind::Plain(Type::None),
@@ -1473,7 +1484,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         let body = self.copy(p);
         self.alu(AluOp::Add, body, Src::Imm(16));
         let types = self.write_packed(body, payload)?;
-        self.call(
+        let r = self.call(
             h::RINGBUF_OUTPUT,
             vec![
                 Arg::Map(MAP_EVENTS),
@@ -1482,6 +1493,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Arg::Imm(0),
             ],
         );
+        // A full ring refuses the record: count it so the runtime reports the loss.
+        let sent = self.l();
+        self.emit(Op::Br(JmpOp::Eq, r, Src::Imm(0), sent));
+        let z = self.call_zero_value();
+        let c = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(MAP_LOST), Arg::V(z)]);
+        self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), sent));
+        let t = self.v();
+        self.emit(Op::Load(Size::DW, t, c, 0));
+        self.alu(AluOp::Add, t, Src::Imm(1));
+        self.emit(Op::Store(Size::DW, c, 0, Src::V(t)));
+        self.emit(Op::Label(sent));
         Ok(types)
     }
 

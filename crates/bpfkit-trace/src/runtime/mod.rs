@@ -30,6 +30,7 @@ pub struct Runtime<'a> {
     format: OutputFormat,
     /// `exit()` was called.
     pub exit: bool,
+    lost: u64,
 }
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
@@ -91,6 +92,32 @@ impl<'a> Runtime<'a> {
             out,
             format,
             exit: false,
+            lost: 0,
+        }
+    }
+
+    /// Reports events the kernel could not queue since the last call (`Lost N events`).
+    pub fn report_lost(&mut self) {
+        let Some(m) = self.maps.get(crate::codegen::MAP_LOST as usize) else {
+            return;
+        };
+        let total: u64 = m
+            .lookup_percpu(&0u32.to_ne_bytes())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| u64_at(v, 0))
+            .sum();
+        if total > self.lost {
+            let n = total - self.lost;
+            self.lost = total;
+            let line = match self.format {
+                OutputFormat::Text => format!("Lost {n} events\n"),
+                OutputFormat::Json => format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n"),
+            };
+            self.write(&line);
+            self.flush();
         }
     }
 

@@ -1,0 +1,61 @@
+#!/bin/sh
+# bpfkit trace against bpftrace on the same machine, same run:
+#   1. launch -> notify line (__BPFTRACE_NOTIFY_PROBES_ATTACHED) for the execve one-liner
+#   2. launch -> exit of `begin { exit(); }` (BEGIN for bpftrace 0.17)
+#   3. peak RSS of (2), from /usr/bin/time -v
+# Prints `ours / peer = ratio` per measurement (median of N runs, default 5).
+set -eu
+N=${N:-5}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OURS=${BPFKIT:-$ROOT/target/release/bpfkit}
+[ -x "$OURS" ] || { echo "build first: cargo build --release -p bpfkit-cli (or set BPFKIT)" >&2; exit 1; }
+ONE='tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat { printf("pid: %d, comm: %s, args: %s\n", pid, comm, join(args->argv)); }'
+PEER_ONE='tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat { printf("pid: %d, comm: %s\n", pid, comm); join(args->argv); }'
+
+now_ns() { date +%s%N; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# ms from launch until the notify line appears on stderr
+notify_ms() {
+    out=$(mktemp)
+    t0=$(now_ns)
+    __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 "$@" >/dev/null 2>"$out" &
+    pid=$!
+    while ! grep -q __BPFTRACE_NOTIFY_PROBES_ATTACHED "$out" 2>/dev/null; do
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.001
+    done
+    t1=$(now_ns)
+    kill -INT $pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
+    rm -f "$out"
+    echo $(( (t1 - t0) / 1000 ))
+}
+
+exit_ms() {
+    t0=$(now_ns)
+    "$@" >/dev/null 2>&1 || true
+    t1=$(now_ns)
+    echo $(( (t1 - t0) / 1000 ))
+}
+
+rss_kb() {
+    /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}'
+}
+
+runs() { i=0; while [ $i -lt "$N" ]; do "$@"; i=$((i+1)); done; }
+
+ratio() { awk -v a="$2" -v b="$3" -v u="$4" -v n="$1" 'BEGIN { printf "%-34s %8.1f %s / %8.1f %s = %.3f\n", n, a, u, b, u, a/b }'; }
+
+a=$(runs notify_ms "$OURS" trace -e "$ONE" | median)
+b=$(runs notify_ms bpftrace -e "$PEER_ONE" | median)
+ratio "one-liner launch->attached" "$(echo "$a/1000" | bc -l)" "$(echo "$b/1000" | bc -l)" ms
+
+a=$(runs exit_ms "$OURS" trace -e 'begin { exit(); }' | median)
+b=$(runs exit_ms bpftrace -e 'BEGIN { exit(); }' | median)
+ratio "begin{exit()} launch->exit" "$(echo "$a/1000" | bc -l)" "$(echo "$b/1000" | bc -l)" ms
+
+a=$(runs rss_kb "$OURS" trace -e 'begin { exit(); }' | median)
+b=$(runs rss_kb bpftrace -e 'BEGIN { exit(); }' | median)
+ratio "begin{exit()} peak RSS" "$(echo "$a/1024" | bc -l)" "$(echo "$b/1024" | bc -l)" MB
