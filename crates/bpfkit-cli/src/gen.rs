@@ -23,7 +23,9 @@ enum GenCmd {
         /// Skeleton name (default: the object's file name up to its first '.').
         #[arg(long)]
         name: Option<String>,
-        /// How to embed the object: `path` (include_bytes! of OBJ as given), `inline` (the
+        /// How to embed the object: `path` (include_bytes! of OBJ as given on this command
+        /// line; a relative path resolves from the directory of the file that includes the
+        /// skeleton, as include_bytes! does), `path:P` (include_bytes! of P), `inline` (the
         /// bytes in the source) or `env:VAR` (include_bytes! of the path in env var VAR at
         /// build time).
         #[arg(long, default_value = "path")]
@@ -44,11 +46,12 @@ pub fn run(_g: &Global, args: GenArgs) -> Result<(), CliError> {
     let embed = match embed.as_str() {
         "path" => Embed::IncludeBytes(obj.display().to_string()),
         "inline" => Embed::Inline,
+        e if e.starts_with("path:") && e.len() > 5 => Embed::IncludeBytes(e[5..].to_string()),
         e => match e.strip_prefix("env:") {
             Some(var) if !var.is_empty() => Embed::Env(var.to_string()),
             _ => {
                 return Err(CliError::Usage(format!(
-                    "--embed takes path, inline or env:VAR, not '{e}'"
+                    "--embed takes path, path:P, inline or env:VAR, not '{e}'"
                 )))
             }
         },

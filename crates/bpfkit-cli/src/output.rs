@@ -210,19 +210,22 @@ pub fn hex_text(bytes: &[u8]) -> String {
 /// Turns a kernel boot-time stamp (ns since boot, as in `load_time`) into Unix seconds, the
 /// way bpftool converts `loaded_at`: wall clock now minus boot clock now plus the stamp.
 pub fn boot_ns_to_unix(boot_ns: u64) -> i64 {
-    let now_real = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0);
-    let now_boot = boottime_ns() as i128;
-    ((now_real - now_boot + boot_ns as i128) / 1_000_000_000) as i64
+    // The offset between the two clocks, taken once per command.
+    static OFFSET: std::sync::OnceLock<i128> = std::sync::OnceLock::new();
+    let off = *OFFSET.get_or_init(|| {
+        let now_real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        now_real - boottime_ns() as i128
+    });
+    ((off + boot_ns as i128) / 1_000_000_000) as i64
 }
 
 /// The boot clock from `/proc/uptime` (centiseconds): this crate makes no system calls of
 /// its own, and a second is all `loaded_at` shows.
 fn boottime_ns() -> u64 {
-    std::fs::read_to_string("/proc/uptime")
-        .ok()
+    read_small("/proc/uptime")
         .and_then(|s| {
             let first = s.split_whitespace().next()?.to_string();
             let (secs, frac) = first.split_once('.').unwrap_or((&first, "0"));
@@ -319,14 +322,17 @@ pub fn owners(class: ObjClass) -> BTreeMap<u32, Vec<Owner>> {
         let mut comm: Option<String> = None;
         for fd in fds.flatten() {
             // Only anon-inode bpf objects carry these keys; skip the rest without reading.
-            let Ok(target) = std::fs::read_link(fd.path()) else {
-                continue;
+            let target = match std::fs::read_link(fd.path()) {
+                Ok(t) => t,
+                // A process this one may not inspect (another user namespace): skip it whole.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => break,
+                Err(_) => continue,
             };
             if !target.to_string_lossy().starts_with("anon_inode:bpf") {
                 continue;
             }
             let info = p.path().join("fdinfo").join(fd.file_name());
-            let Ok(text) = read_small(&info.display().to_string()) else {
+            let Some(text) = read_small(&info.display().to_string()) else {
                 continue;
             };
             let Some(id) = fdinfo_field(&text, class.fdinfo_key()) else {

@@ -53,14 +53,18 @@ fn scan() -> Result<Vec<Entry>, CliError> {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
-        let mut list: Vec<(u32, String)> = fds
-            .flatten()
-            .filter_map(|f| {
-                let n: u32 = f.file_name().to_str()?.parse().ok()?;
-                let t = std::fs::read_link(f.path()).ok()?;
-                Some((n, t.to_string_lossy().into_owned()))
-            })
-            .collect();
+        let mut list: Vec<(u32, String)> = Vec::new();
+        for f in fds.flatten() {
+            let Some(n) = f.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            match std::fs::read_link(f.path()) {
+                Ok(t) => list.push((n, t.to_string_lossy().into_owned())),
+                // A process this one may not inspect: skip it whole.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => break,
+                Err(_) => {}
+            }
+        }
         list.sort_unstable();
         for (fd, target) in list {
             // Only these fds can carry an attachment the query reports.

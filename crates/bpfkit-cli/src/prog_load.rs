@@ -3,7 +3,8 @@
 //! first program at PATH, or each program at PINDIR/NAME.
 //!
 //! Options after the paths, as bpftool spells them: `type TYPE` (program type for every
-//! program, e.g. `tracepoint`), `pinmaps MAP_DIR` (pin every map under MAP_DIR, with the '.'
+//! program, e.g. `tracepoint`), `map { idx IDX | name NAME } { id MAP_ID | pinned FILE }`
+//! (use an existing map instead of creating that one), `pinmaps MAP_DIR` (pin every map under MAP_DIR, with the '.'
 //! of data map names turned into '_' because bpffs refuses it) and, for loadall,
 //! `autoattach` (attach each program its section names a target for, and pin the link in its
 //! place). Programs the kernel refuses for a missing feature or policy (fentry under lockdown
@@ -16,8 +17,11 @@ use bpfkit::{ObjectBuilder, ProgramType};
 
 use crate::{CliError, Global};
 
-const HELP: &str = "Usage: bpfkit prog load    OBJ PATH   [type TYPE] [pinmaps MAP_DIR]
-       bpfkit prog loadall OBJ PINDIR [type TYPE] [pinmaps MAP_DIR] [autoattach]";
+const HELP: &str = "Usage: bpfkit prog load    OBJ PATH   [type TYPE] [map MAP_SEL MAP]... [pinmaps MAP_DIR]
+       bpfkit prog loadall OBJ PINDIR [type TYPE] [map MAP_SEL MAP]... [pinmaps MAP_DIR] [autoattach]
+
+       MAP_SEL := { idx IDX | name NAME }
+       MAP     := { id MAP_ID | pinned FILE }";
 
 fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(format!("{}\n{HELP}", msg.into()))
@@ -29,6 +33,19 @@ struct Opts {
     prog_type: Option<ProgramType>,
     pinmaps: Option<PathBuf>,
     autoattach: bool,
+    reuse: Vec<(MapSel, MapRef)>,
+}
+
+/// Which of the object's maps `map …` replaces.
+enum MapSel {
+    Idx(usize),
+    Name(String),
+}
+
+/// The existing map that replaces it.
+enum MapRef {
+    Id(u32),
+    Pinned(PathBuf),
 }
 
 fn parse(words: Vec<String>, all: bool) -> Result<Opts, CliError> {
@@ -47,6 +64,7 @@ fn parse(words: Vec<String>, all: bool) -> Result<Opts, CliError> {
         prog_type: None,
         pinmaps: None,
         autoattach: false,
+        reuse: Vec::new(),
     };
     while let Some(w) = it.next() {
         match w.as_str() {
@@ -63,6 +81,39 @@ fn parse(words: Vec<String>, all: bool) -> Result<Opts, CliError> {
                     .next()
                     .ok_or_else(|| usage("pinmaps: expected a directory"))?;
                 opts.pinmaps = Some(d.into());
+            }
+            "map" => {
+                let mut next = |what: &str| {
+                    it.next()
+                        .ok_or_else(|| usage(format!("map: expected {what}")))
+                };
+                let sel = match next("idx or name")?.as_str() {
+                    "idx" => {
+                        let v = next("a map index")?;
+                        MapSel::Idx(
+                            v.parse()
+                                .map_err(|_| usage(format!("invalid map index '{v}'")))?,
+                        )
+                    }
+                    "name" => MapSel::Name(next("a map name")?),
+                    other => {
+                        return Err(usage(format!("map: expected idx or name, not '{other}'")))
+                    }
+                };
+                let target = match next("id or pinned")?.as_str() {
+                    "id" => {
+                        let v = next("a map id")?;
+                        MapRef::Id(
+                            v.parse()
+                                .map_err(|_| usage(format!("invalid map id '{v}'")))?,
+                        )
+                    }
+                    "pinned" => MapRef::Pinned(next("a pinned file")?.into()),
+                    other => {
+                        return Err(usage(format!("map: expected id or pinned, not '{other}'")))
+                    }
+                };
+                opts.reuse.push((sel, target));
             }
             "autoattach" if all => opts.autoattach = true,
             other => return Err(usage(format!("unexpected argument '{other}'"))),
@@ -102,6 +153,25 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
         ))
     })?;
     b.skip_unsupported(true);
+    for (sel, target) in &opts.reuse {
+        let name = match sel {
+            MapSel::Name(n) => n.clone(),
+            MapSel::Idx(i) => b
+                .object()
+                .maps
+                .iter()
+                .filter(|m| m.origin != bpfkit_elf::MapOrigin::InnerTemplate)
+                .nth(*i)
+                .map(|m| m.name.clone())
+                .ok_or_else(|| failed(format!("the object has no map with index {i}")))?,
+        };
+        let map = match target {
+            MapRef::Id(id) => bpfkit::Map::from_id(*id),
+            MapRef::Pinned(p) => bpfkit::Map::from_pin(p),
+        }
+        .map_err(|e| failed(format!("can't open the map to reuse for '{name}': {e}")))?;
+        b.reuse_map(&name, map)?;
+    }
     if let Some(t) = opts.prog_type {
         let names: Vec<String> = b.object().programs.iter().map(|p| p.name.clone()).collect();
         for n in names {

@@ -41,7 +41,11 @@ pub struct Options {
 fn monotonic_ns() -> u64 {
     std::fs::read_to_string("/proc/uptime")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+        })
         .map_or(0, |secs| (secs * 1e9) as u64)
 }
 
@@ -62,10 +66,10 @@ fn dump_insns(p: &ProgDef) -> String {
 
 /// The script line behind the instruction the verifier stopped at (its last `N:` line).
 fn verifier_span(log: &str, p: &ProgDef) -> Option<Span> {
-    let idx = log
-        .lines()
-        .rev()
-        .find_map(|l| l.split_once(':').and_then(|(n, _)| n.trim().parse::<usize>().ok()))?;
+    let idx = log.lines().rev().find_map(|l| {
+        l.split_once(':')
+            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+    })?;
     p.spans
         .iter()
         .rev()
@@ -133,9 +137,16 @@ fn load(
                 progs.push((p.clone(), prog));
             }
             Err(bpfkit::Error::Verifier { log, source, .. }) => {
-                let mut msg = format!("{}: the verifier rejected the program ({source})\n{}", p.point.name, log.trim_end());
+                let mut msg = format!(
+                    "{}: the verifier rejected the program ({source})\n{}",
+                    p.point.name,
+                    log.trim_end()
+                );
                 if let Some(span) = verifier_span(&log, p) {
-                    let d = Diagnostic::error(span, "the verifier rejected the code generated for this");
+                    let d = Diagnostic::error(
+                        span,
+                        "the verifier rejected the code generated for this",
+                    );
                     msg.push('\n');
                     msg.push_str(&render(src, d));
                 }
@@ -143,7 +154,10 @@ fn load(
             }
             Err(e) if e.to_string().contains("EPERM") || e.to_string().contains("ermission") => {
                 if matches!(p.point.point, Point::Fentry { .. }) {
-                    return Err(format!("{}: this kernel refuses fentry/fexit programs (lockdown)", p.point.name));
+                    return Err(format!(
+                        "{}: this kernel refuses fentry/fexit programs (lockdown)",
+                        p.point.name
+                    ));
                 }
                 return Err(format!("{}: {e}", p.point.name));
             }

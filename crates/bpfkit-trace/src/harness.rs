@@ -124,7 +124,8 @@ impl Machine {
         self.info.lines().find_map(|l| {
             let (k, v) = l.trim().rsplit_once(':')?;
             let k = k.trim().to_ascii_lowercase();
-            let matches = k == label || k.contains(&format!("({label}")) || k == format!("{label} support");
+            let matches =
+                k == label || k.contains(&format!("({label}")) || k == format!("{label} support");
             if !matches {
                 return None;
             }
@@ -170,7 +171,11 @@ impl Machine {
     /// Why `case` cannot run here, or None when it can.
     pub fn skip_reason(&self, case: &TestCase, root: &Path, path_env: &str) -> Option<String> {
         if !case.arch.is_empty() && !self.arch_allows(&case.arch) {
-            return Some(format!("ARCH {} excludes {}", case.arch.join(" "), self.arch));
+            return Some(format!(
+                "ARCH {} excludes {}",
+                case.arch.join(" "),
+                self.arch
+            ));
         }
         if let Some(min) = &case.min_kernel {
             if !self.kernel_at_least(&parse_version(min)) {
@@ -193,6 +198,9 @@ impl Machine {
         }
         if needs_version_string(case) {
             return Some("expects bpftrace's own version string".into());
+        }
+        if needs_bpftrace_comm(case, root) {
+            return Some("expects the tracer's process name (comm) to be 'bpftrace'".into());
         }
         for f in &case.requires_feature {
             let (want, name) = match f.strip_prefix('!') {
@@ -239,7 +247,8 @@ impl Machine {
             "be" => !self.little_endian,
             _ => a == self.arch,
         };
-        let (neg, pos): (Vec<&String>, Vec<&String>) = arch.iter().partition(|a| a.starts_with('!'));
+        let (neg, pos): (Vec<&String>, Vec<&String>) =
+            arch.iter().partition(|a| a.starts_with('!'));
         if neg.iter().any(|a| a.get(1..).is_some_and(is)) {
             return false;
         }
@@ -257,9 +266,12 @@ impl Machine {
         if !lists {
             return None;
         }
-        let re = regex::Regex::new(r"\b(kprobes?|kretprobes?|fentry|fexit|kfunc|kretfunc|iter)\b").ok()?;
+        let re = regex::Regex::new(r"\b(kprobes?|kretprobes?|fentry|fexit|kfunc|kretfunc|iter)\b")
+            .ok()?;
         let texts = std::iter::once(run).chain(case.expects.iter().map(|e| match e {
-            Expect::Line(t) | Expect::NoLine(t) | Expect::Regex(t) | Expect::NoRegex(t) => t.as_str(),
+            Expect::Line(t) | Expect::NoLine(t) | Expect::Regex(t) | Expect::NoRegex(t) => {
+                t.as_str()
+            }
             Expect::File(_) | Expect::Json(_) => "",
         }));
         for t in texts {
@@ -367,6 +379,23 @@ fn needs_version_string(case: &TestCase) -> bool {
     })
 }
 
+/// The case prints `comm` in a probe that runs in the tracer itself, and expects it to read
+/// `bpftrace`.
+fn needs_bpftrace_comm(case: &TestCase, root: &Path) -> bool {
+    let uses_comm = case_programs(case, root).iter().any(|p| {
+        p.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|w| w == "comm")
+    });
+    uses_comm
+        && case.expects.iter().any(|e| match e {
+            Expect::Line(t) | Expect::Regex(t) => t.contains("bpftrace"),
+            Expect::File(f) | Expect::Json(f) => {
+                std::fs::read_to_string(root.join(f.trim())).is_ok_and(|t| t.contains("bpftrace"))
+            }
+            Expect::NoLine(_) | Expect::NoRegex(_) => false,
+        })
+}
+
 /// The program texts a case hands the tracer: `-e` arguments and `runtime/scripts/*.bt`
 /// files its `RUN` line names.
 fn case_programs(case: &TestCase, root: &Path) -> Vec<String> {
@@ -411,7 +440,8 @@ impl Harness {
             jobs: 2,
             budget: Duration::from_secs(300),
             machine,
-            path_env: std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+            path_env: std::env::var("PATH")
+                .unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
         }
     }
 
@@ -477,7 +507,11 @@ impl Harness {
 
     /// The tracer command line as shell text.
     pub fn tracer_text(&self) -> String {
-        self.tracer.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+        self.tracer
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The shell command a case runs (`before_pid` fills `{{BEFORE_PID}}`).
@@ -497,7 +531,10 @@ impl Harness {
             None => cmd,
         };
         if case.new_pidns {
-            format!("unshare --fork --pid --mount-proc sh -c {}", shell_quote(&cmd))
+            format!(
+                "unshare --fork --pid --mount-proc sh -c {}",
+                shell_quote(&cmd)
+            )
         } else {
             cmd
         }
@@ -580,13 +617,19 @@ impl Harness {
                 Some(p) => {
                     before_pid.get_or_insert(p);
                 }
-                None => return Ok(Outcome::Fail(format!("BEFORE `{b}`: no process '{name}' appeared"))),
+                None => {
+                    return Ok(Outcome::Fail(format!(
+                        "BEFORE `{b}`: no process '{name}' appeared"
+                    )))
+                }
             }
         }
         let cmd = self.command(case, before_pid);
         let out_path = scratch.dir.join("output");
         let out = File::create(&out_path).map_err(|e| format!("{}: {e}", out_path.display()))?;
-        let err = out.try_clone().map_err(|e| format!("{}: {e}", out_path.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("{}: {e}", out_path.display()))?;
         let mut env = vec![(NOTIFY_LINE.to_string(), "1".to_string())];
         env.extend(case.env.iter().cloned());
         let mut child = self
@@ -616,7 +659,12 @@ impl Harness {
         if status.is_none() || attached {
             if let Some(a) = &case.after {
                 if attached || status.is_none() {
-                    match self.shell(a, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+                    match self
+                        .shell(a, &[])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                    {
                         Ok(c) => helpers.push(c),
                         Err(e) => return Err(format!("AFTER `{a}` did not start: {e}")),
                     }
@@ -644,7 +692,14 @@ impl Harness {
         Ok(self.judge(case, &cmd, &output, code, timed_out))
     }
 
-    fn judge(&self, case: &TestCase, cmd: &str, output: &str, code: Option<i32>, timed_out: bool) -> Outcome {
+    fn judge(
+        &self,
+        case: &TestCase,
+        cmd: &str,
+        output: &str,
+        code: Option<i32>,
+        timed_out: bool,
+    ) -> Outcome {
         let mut problems = Vec::new();
         for e in &case.expects {
             if let Err(p) = check_expect(e, output, &self.root) {
@@ -700,7 +755,10 @@ fn payload_lines(output: &str) -> Vec<&str> {
 
 fn is_attached_banner(t: &str) -> bool {
     // bpftrace 0.2x says `Attached N probes`, 0.17 `Attaching N probes...`.
-    let Some(rest) = t.strip_prefix("Attached ").or_else(|| t.strip_prefix("Attaching ")) else {
+    let Some(rest) = t
+        .strip_prefix("Attached ")
+        .or_else(|| t.strip_prefix("Attaching "))
+    else {
         return false;
     };
     let rest = rest.strip_suffix("...").unwrap_or(rest);
@@ -728,19 +786,22 @@ pub fn check_expect(e: &Expect, output: &str, root: &Path) -> Result<(), String>
                 Ok(())
             }
         }
-        Expect::Regex(r) => match regex::Regex::new(&format!("(?m){r}")) {
+        Expect::Regex(r) => match compile_python_regex(r) {
             Ok(re) if re.is_match(output) => Ok(()),
             Ok(_) => Err(format!("no match for regex {r:?}")),
             Err(err) => Err(format!("regex {r:?} does not compile: {err}")),
         },
-        Expect::NoRegex(r) => match regex::Regex::new(&format!("(?m){r}")) {
-            Ok(re) if re.is_match(output) => Err(format!("regex {r:?} matched (EXPECT_REGEX_NONE)")),
+        Expect::NoRegex(r) => match compile_python_regex(r) {
+            Ok(re) if re.is_match(output) => {
+                Err(format!("regex {r:?} matched (EXPECT_REGEX_NONE)"))
+            }
             Ok(_) => Ok(()),
             Err(err) => Err(format!("regex {r:?} does not compile: {err}")),
         },
         Expect::File(f) => {
             let path = root.join(f.trim());
-            let want = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let want =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let got = payload_lines(output).join("\n");
             let (want, got) = (want.trim(), got.trim());
             if want == got {
@@ -754,7 +815,8 @@ pub fn check_expect(e: &Expect, output: &str, root: &Path) -> Result<(), String>
         }
         Expect::Json(f) => {
             let path = root.join(f.trim());
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let want: Vec<serde_json::Value> = if f.trim().ends_with(".ndjson") {
                 text.lines()
                     .filter(|l| !l.trim().is_empty())
@@ -775,8 +837,14 @@ pub fn check_expect(e: &Expect, output: &str, root: &Path) -> Result<(), String>
                 Err(e) => Err(format!("output is not JSON ({e}), expected {}", f.trim())),
                 Ok(got) if got == want => Ok(()),
                 Ok(got) => {
-                    let idx = want.iter().zip(&got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
-                    let show = |v: Option<&serde_json::Value>| v.map_or("(nothing)".to_string(), |v| v.to_string());
+                    let idx = want
+                        .iter()
+                        .zip(&got)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(want.len().min(got.len()));
+                    let show = |v: Option<&serde_json::Value>| {
+                        v.map_or("(nothing)".to_string(), |v| v.to_string())
+                    };
                     Err(format!(
                         "JSON differs from {} at value {}:\n  expected: {}\n  found:    {}",
                         f.trim(),
@@ -788,6 +856,73 @@ pub fn check_expect(e: &Expect, output: &str, root: &Path) -> Result<(), String>
             }
         }
     }
+}
+
+/// Compiles a pattern written for Python's `re` (as the cases are) with multi-line anchors.
+/// Python reads a `{` that starts no `{m}`, `{m,}`, `{m,n}` repetition (and a stray `}`) as
+/// itself, and `[` inside a class as itself; the `regex` crate needs those escaped.
+pub fn compile_python_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    out.push_str("(?m)");
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    let mut in_class = false;
+    while let Some(&c) = chars.get(i) {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(&n) = chars.get(i + 1) {
+                    out.push(n);
+                    i += 1;
+                }
+            }
+            '[' if in_class => out.push_str("\\["),
+            '[' => {
+                in_class = true;
+                out.push(c);
+                // `[]…]` and `[^]…]`: a leading `]` is a member.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '&' | '-' | '~' if in_class && chars.get(i + 1) == Some(&c) => {
+                // Doubled, these are set operations to the regex crate.
+                out.push('\\');
+                out.push(c);
+            }
+            '{' if !in_class => {
+                let rest: String = chars.get(i..).unwrap_or(&[]).iter().collect();
+                let rep = rest.find('}').map(|end| &rest[1..end]).filter(|body| {
+                    let (a, b) = body.split_once(',').unwrap_or((body, "0"));
+                    !a.is_empty()
+                        && a.bytes().all(|x| x.is_ascii_digit())
+                        && b.bytes().all(|x| x.is_ascii_digit())
+                });
+                match rep {
+                    Some(body) => {
+                        out.push('{');
+                        out.push_str(body);
+                        out.push('}');
+                        i += body.chars().count() + 1;
+                    }
+                    None => out.push_str("\\{"),
+                }
+            }
+            '}' if !in_class => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    regex::Regex::new(&out)
 }
 
 /// Whether consecutive output lines equal the (maybe multi-line) text, surrounding blanks
@@ -814,7 +949,11 @@ fn first_difference<'a>(want: &'a str, got: &'a str) -> (usize, &'a str, &'a str
 }
 
 fn output_has_notify(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| String::from_utf8_lossy(&b).lines().any(|l| l.trim() == NOTIFY_LINE))
+    std::fs::read(path).is_ok_and(|b| {
+        String::from_utf8_lossy(&b)
+            .lines()
+            .any(|l| l.trim() == NOTIFY_LINE)
+    })
 }
 
 /// SIGTERM to the group, SIGKILL one second later; the exit status.
@@ -859,7 +998,8 @@ fn wait_for_process(pid: u32, name: &str, limit: Duration) -> Option<u32> {
         if comm(pid) == short {
             return Some(pid);
         }
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         if let Some(c) = children
             .split_whitespace()
             .filter_map(|c| c.parse().ok())
@@ -874,7 +1014,10 @@ fn wait_for_process(pid: u32, name: &str, limit: Duration) -> Option<u32> {
 
 /// Quotes a word for `sh` (single quotes, `'` written as `'\''`).
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -960,7 +1103,11 @@ impl Summary {
     pub fn render(&self, target: f64) -> String {
         let mut s = String::new();
         let line = |s: &mut String, name: &str, c: &Counts| {
-            let _ = writeln!(s, "{name}: {} passed, {} failed, {} skipped", c.passed, c.failed, c.skipped);
+            let _ = writeln!(
+                s,
+                "{name}: {} passed, {} failed, {} skipped",
+                c.passed, c.failed, c.skipped
+            );
         };
         for (name, c) in &self.suites {
             line(&mut s, name, c);
@@ -1024,8 +1171,18 @@ mod tests {
         let root = Path::new("/");
         assert!(check_expect(&Expect::Line("hello world".into()), out, root).is_ok());
         assert!(check_expect(&Expect::Line("hello".into()), out, root).is_err());
-        assert!(check_expect(&Expect::Line("stdin:1:1: ERROR: x\nbegin\n~~~".into()), out, root).is_ok());
-        assert!(check_expect(&Expect::Line("stdin:1:1: ERROR: x\nbegin\n ~~".into()), out, root).is_err());
+        assert!(check_expect(
+            &Expect::Line("stdin:1:1: ERROR: x\nbegin\n~~~".into()),
+            out,
+            root
+        )
+        .is_ok());
+        assert!(check_expect(
+            &Expect::Line("stdin:1:1: ERROR: x\nbegin\n ~~".into()),
+            out,
+            root
+        )
+        .is_err());
         assert!(check_expect(&Expect::NoLine("hello".into()), out, root).is_ok());
         assert!(check_expect(&Expect::Regex("^begin$".into()), out, root).is_ok());
         assert!(check_expect(&Expect::NoRegex(r"^\d+$".into()), out, root).is_ok());
@@ -1033,6 +1190,11 @@ mod tests {
         assert!(is_attached_banner("Attached 12 probes"));
         assert!(!is_attached_banner("Attached x probes"));
         assert!(is_attached_banner("Attaching 1 probe..."));
+        let re = compile_python_regex(r#"^{"a": \d{1,3}, "b": [x[]}$"#).unwrap();
+        assert!(re.is_match("z\n{\"a\": 12, \"b\": [}\n"));
+        assert!(compile_python_regex("a{2,}b").unwrap().is_match("aab"));
+        assert!(!compile_python_regex("a{2,}b").unwrap().is_match("ab"));
+        assert!(compile_python_regex("[]a]+$").unwrap().is_match("]a]"));
     }
 
     #[test]
@@ -1053,9 +1215,21 @@ mod tests {
             res("d", Outcome::Skip("x".into())),
         ];
         let base = read_baseline("# c\ns: a\n\ns: b\ns: c\ns: d\ns: gone\n");
-        assert_eq!(regressions(&base, &results), vec!["s: b", "s: c", "s: d", "s: gone"]);
+        assert_eq!(
+            regressions(&base, &results),
+            vec!["s: b", "s: c", "s: d", "s: gone"]
+        );
         let sum = Summary::of(&results);
-        assert_eq!(sum.total, Counts { passed: 2, failed: 2, skipped: 1 });
-        assert!(sum.render(90.0).contains("s: 2 passed, 2 failed, 1 skipped\n"));
+        assert_eq!(
+            sum.total,
+            Counts {
+                passed: 2,
+                failed: 2,
+                skipped: 1
+            }
+        );
+        assert!(sum
+            .render(90.0)
+            .contains("s: 2 passed, 2 failed, 1 skipped\n"));
     }
 }

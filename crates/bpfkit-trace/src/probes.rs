@@ -105,7 +105,11 @@ pub fn tracepoints() -> Result<Vec<(String, String)>, String> {
 /// Reads the format of one tracepoint.
 pub fn tracepoint_format(category: &str, event: &str) -> Result<TracepointFormat, String> {
     let root = tracefs_root()?;
-    let path = root.join("events").join(category).join(event).join("format");
+    let path = root
+        .join("events")
+        .join(category)
+        .join(event)
+        .join("format");
     let text = std::fs::read_to_string(&path)
         .map_err(|_| format!("tracepoint not found: {category}:{event}"))?;
     parse_format(&path.display().to_string(), &text).map_err(|e| e.to_string())
@@ -345,7 +349,9 @@ pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Lin
         Point::Begin | Point::End => Ok(Vec::new()),
         Point::Tracepoint {
             category, event, ..
-        } => Ok(vec![prog.attach_tracepoint(category, event).map_err(err)?]),
+        } => Ok(vec![prog
+            .attach_tracepoint(category, event)
+            .map_err(err)?]),
         Point::RawTracepoint { name } => Ok(vec![prog.attach_raw_tracepoint(name).map_err(err)?]),
         Point::Uprobe {
             path,
@@ -365,7 +371,9 @@ pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Lin
             } else {
                 bpfkit::attach::uprobe::UprobeTarget::Symbol(symbol)
             };
-            Ok(vec![prog.attach_uprobe(path, target, &opts).map_err(err)?])
+            Ok(vec![prog
+                .attach_uprobe(path, target, &opts)
+                .map_err(err)?])
         }
         Point::Perf {
             event,
@@ -375,7 +383,9 @@ pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Lin
             let cfg = PerfEventConfig::Software(*event);
             if *one_cpu {
                 let t = bpfkit_sys::perf::PerfTarget { pid: -1, cpu: 0 };
-                return Ok(vec![prog.attach_perf_event_on(cfg, *rate, t).map_err(err)?]);
+                return Ok(vec![prog
+                    .attach_perf_event_on(cfg, *rate, t)
+                    .map_err(err)?]);
             }
             let links = prog.attach_perf_event(cfg, *rate).map_err(err)?;
             Ok(links.into_links().into_iter().map(|(_, l)| l).collect())

@@ -279,7 +279,11 @@ struct Lower<'a> {
 
 impl Lower<'_> {
     fn loc(&self, v: V) -> Loc {
-        self.alloc.locs.get(&v).copied().unwrap_or(Loc::Reg(Reg::R0))
+        self.alloc
+            .locs
+            .get(&v)
+            .copied()
+            .unwrap_or(Loc::Reg(Reg::R0))
     }
 
     /// The register holding `v`, reloading a spilled one into `scratch`.

@@ -75,10 +75,18 @@ fn bpftrace_runtime_cases() {
     let root = cases_dir();
     let mut cases = testcases::load_dir(&root.join("runtime"))
         .unwrap_or_else(|e| panic!("cannot read the cases under {}: {e}", root.display()));
-    assert!(cases.len() > 100, "only {} cases found under {}", cases.len(), root.display());
-    let suites: Option<Vec<String>> = std::env::var("BPFKIT_CASES_SUITES")
-        .ok()
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect());
+    assert!(
+        cases.len() > 100,
+        "only {} cases found under {}",
+        cases.len(),
+        root.display()
+    );
+    let suites: Option<Vec<String>> = std::env::var("BPFKIT_CASES_SUITES").ok().map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    });
     if let Some(want) = &suites {
         cases.retain(|c| want.contains(&c.suite));
         assert!(!cases.is_empty(), "no case in suites {want:?}");
@@ -116,7 +124,9 @@ fn bpftrace_runtime_cases() {
 
     let baseline_path = match (&custom, std::env::var("BPFKIT_CASES_BASELINE")) {
         (_, Ok(p)) => Some(PathBuf::from(p)),
-        (None, Err(_)) => Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bpftrace_baseline.txt")),
+        (None, Err(_)) => {
+            Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bpftrace_baseline.txt"))
+        }
         (Some(_), Err(_)) => None,
     };
     let Some(baseline_path) = baseline_path else {
@@ -127,7 +137,10 @@ fn bpftrace_runtime_cases() {
         .unwrap_or_else(|e| panic!("{}: {e}", baseline_path.display()));
     let mut baseline = harness::read_baseline(&text);
     if let Some(want) = &suites {
-        baseline.retain(|k| k.split_once(": ").is_some_and(|(s, _)| want.iter().any(|w| w == s)));
+        baseline.retain(|k| {
+            k.split_once(": ")
+                .is_some_and(|(s, _)| want.iter().any(|w| w == s))
+        });
     }
     let lost = harness::regressions(&baseline, &results);
     assert!(
@@ -158,8 +171,12 @@ fn scratch_root(suite: &str) -> PathBuf {
 /// against a real tracer, Debian's bpftrace, on cases its 0.17 dialect understands.
 #[test]
 fn harness_mechanics_with_debian_bpftrace() {
-    let bpftrace = std::env::var("BPFKIT_PEER_BPFTRACE").unwrap_or_else(|_| "/usr/bin/bpftrace".into());
-    assert!(Path::new(&bpftrace).is_file(), "{bpftrace} is missing: apt-get install bpftrace");
+    let bpftrace =
+        std::env::var("BPFKIT_PEER_BPFTRACE").unwrap_or_else(|_| "/usr/bin/bpftrace".into());
+    assert!(
+        Path::new(&bpftrace).is_file(),
+        "{bpftrace} is missing: apt-get install bpftrace"
+    );
     let marker = format!("/tmp/bpfkit-selftest-{}", std::process::id());
     let suite = format!(
         "NAME prints\n\
@@ -215,7 +232,12 @@ fn harness_mechanics_with_debian_bpftrace() {
             .find(|r| r.name == name)
             .unwrap_or_else(|| panic!("no result for {name}"))
     };
-    for name in ["prints", "after runs once attached", "json mode", "will fail"] {
+    for name in [
+        "prints",
+        "after runs once attached",
+        "json mode",
+        "will fail",
+    ] {
         assert_eq!(by(name).outcome, Outcome::Pass, "{name}");
     }
     let t = by("timeout ends a tracer that never exits");
@@ -225,7 +247,9 @@ fn harness_mechanics_with_debian_bpftrace() {
         "TIMEOUT 1 took {:?}",
         t.elapsed
     );
-    assert!(matches!(&by("wrong expectation fails").outcome, Outcome::Fail(w) if w.contains("\"b\"")));
+    assert!(
+        matches!(&by("wrong expectation fails").outcome, Outcome::Fail(w) if w.contains("\"b\""))
+    );
     assert!(matches!(&by("kprobes are skipped").outcome, Outcome::Skip(w) if w.contains("kprobe")));
     assert!(matches!(&by("requires").outcome, Outcome::Skip(w) if w.contains("REQUIRES `false`")));
 }

@@ -293,7 +293,7 @@ fn struct_def(
         let _ = writeln!(read, "            _pad{pad}: [0; {}],", size - at);
     }
     let mut s = format!(
-        "#[repr(C)]\n#[derive(Clone, Copy, Debug, PartialEq)]\npub struct {name} {{\n{body}}}\n\n"
+        "#[repr(C)]\n#[derive(Clone, Copy, Debug, PartialEq)]\n#[allow(non_snake_case)]\npub struct {name} {{\n{body}}}\n\n"
     );
     let _ = writeln!(
         s,
@@ -416,7 +416,8 @@ fn generate_from(
         "    Ok(Open{sk}Skel {{ obj, {} }})\n}}\n",
         fields.join(", ")
     );
-    let _ = writeln!(out, "impl Open{sk}Skel {{\n    /// Writes the data sections into the object and loads it.\n    pub fn load(mut self) -> bpfkit::Result<{sk}Skel> {{");
+    let mutable = if sections.is_empty() { "" } else { "mut " };
+    let _ = writeln!(out, "impl Open{sk}Skel {{\n    /// Writes the data sections into the object and loads it.\n    pub fn load({mutable}self) -> bpfkit::Result<{sk}Skel> {{");
     for (_, sec, _, acc) in &sections {
         let _ = writeln!(out, "        self.obj.set_section_data({sec:?}, &bpfkit::skeleton::Plain::to_bytes(&self.{acc}))?;");
     }
@@ -429,7 +430,7 @@ fn generate_from(
     let _ = writeln!(out, "/// The loaded object.\npub struct {sk}Skel {{\n    /// The loaded object.\n    pub obj: bpfkit::Object,\n}}\n");
     let _ = writeln!(
         out,
-        "/// The maps, one field each.\npub struct {sk}Maps<'a> {{"
+        "/// The maps, one field each.\n#[allow(non_snake_case)]\npub struct {sk}Maps<'a> {{"
     );
     let created: Vec<_> = obj
         .maps
@@ -449,7 +450,7 @@ fn generate_from(
     }
     let _ = writeln!(
         out,
-        "}}\n\n/// The programs, one field each.\npub struct {sk}Progs<'a> {{"
+        "}}\n\n/// The programs, one field each.\n#[allow(non_snake_case)]\npub struct {sk}Progs<'a> {{"
     );
     for p in &obj.programs {
         let _ = writeln!(

@@ -341,15 +341,18 @@ fn fexit_sees_an_argument_and_the_return_value() {
 #[test]
 fn kprobe_multi_attaches_by_wildcard() {
     require_feature!(KprobeMulti);
-    // `__x64_sys_getp?id`: getpid and getppid. Debian's ftrace list names the bodies
-    // (`__do_sys_getpid`), not these wrappers at the same address: both must match anyway.
+    // `__x64_sys_getp*id`: getpgid, getpid and getppid. Debian's ftrace list names the
+    // bodies (`__do_sys_getpid`), not the wrappers at the same address: they match anyway.
     let getpid = syscall_function("getpid");
-    let getppid = syscall_function("getppid");
     let arch_prefix = getpid.strip_suffix("getpid").expect("a getpid function");
-    let pattern = format!("{arch_prefix}getp?id");
+    let pattern = format!("{arch_prefix}getp*id");
+    let expected: Vec<String> = ["getpgid", "getpid", "getppid"]
+        .iter()
+        .map(|s| syscall_function(s))
+        .collect();
     assert_eq!(
         matching_kernel_functions(&pattern).unwrap(),
-        [getpid.clone(), getppid],
+        expected,
         "functions matching {pattern}"
     );
     let tasks = tasks_map();

@@ -589,3 +589,43 @@ fn a_program_loads_with_the_type_the_user_sets() {
     drop(obj);
     assert_gone(&p, &m, &[link_id]);
 }
+
+#[test]
+fn a_map_given_for_reuse_replaces_the_definition() {
+    use bpfkit::{Map, MapSpec, MapType};
+    let pins = PinDir::new("objreuse");
+    let mine = Map::create(&MapSpec::new(MapType::Hash, 4, 8, 16)).unwrap();
+    mine.pin(pins.join("counts")).unwrap();
+    mine.update(&1u32.to_ne_bytes(), &41u64.to_ne_bytes(), 0)
+        .unwrap();
+    let mut b = ObjectBuilder::open_file(fixture("obj_maps.bpf.o")).unwrap();
+    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.reuse_pinned_map("shared_counts", pins.join("counts"))
+        .unwrap();
+    let obj = b.load().unwrap();
+    let m = obj
+        .maps()
+        .iter()
+        .find(|m| m.name == "shared_counts")
+        .unwrap();
+    assert!(m.reused);
+    assert_eq!(
+        m.pinned_at, None,
+        "a map given for reuse is not pinned by name again"
+    );
+    assert_eq!(m.map.id(), mine.id());
+    let links = match obj.attach_program("on_getppid").unwrap() {
+        bpfkit::object::AttachOutcome::Attached(l) => vec![l],
+        other => panic!("{other:?}"),
+    };
+    fire_getppid(1);
+    let v = mine.lookup(&1u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(u64_of(&v), 42, "the program counted into the reused map");
+    let link_ids: Vec<u32> = links.iter().map(|l| l.id().unwrap()).collect();
+    let (p, mut maps) = ids(&obj);
+    drop(links);
+    drop(obj);
+    maps.retain(|&id| id != mine.id());
+    drop(mine);
+    assert_gone(&p, &maps, &link_ids);
+}

@@ -82,3 +82,31 @@ fn inline_embedding_and_bad_objects() {
     assert!(!err.is_empty());
     assert!(generate(&[0u8; 3], "x.bpf.o", &opts).is_err());
 }
+
+#[test]
+fn skeletons_of_libbpf_tools_objects() {
+    for tool in ["execsnoop", "opensnoop", "runqlat", "biolatency", "tcplife"] {
+        let bin = std::fs::read(format!("/usr/sbin/{tool}")).unwrap();
+        let objects = bpfkit_elf::extract_embedded_objects(&bin);
+        let opts = SkeletonOptions {
+            name: tool.into(),
+            embed: Embed::Inline,
+        };
+        let src = generate(objects[0], &format!("{tool}.bpf.o"), &opts)
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            src.contains("pub struct Rodata {"),
+            "{tool}: .rodata struct"
+        );
+        assert!(src.contains("pub rodata: &'a bpfkit::Map,"), "{tool}");
+    }
+    // runqlat's .rodata holds its filters, typed from BTF.
+    let bin = std::fs::read("/usr/sbin/runqlat").unwrap();
+    let objects = bpfkit_elf::extract_embedded_objects(&bin);
+    let opts = SkeletonOptions {
+        name: "runqlat".into(),
+        embed: Embed::Inline,
+    };
+    let src = generate(objects[0], "runqlat.bpf.o", &opts).unwrap();
+    assert!(src.contains("pub targ_tgid: i32,"), "{src}");
+}

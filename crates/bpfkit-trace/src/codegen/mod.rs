@@ -297,10 +297,14 @@ impl Ctx<'_> {
                 };
                 (MapType::PercpuHash, ValueKind::Agg(*kind, lh), vs, ks)
             }
-            t => (MapType::Hash, ValueKind::Plain(t.clone()), size_of(t).max(8), key_size),
+            t => (
+                MapType::Hash,
+                ValueKind::Plain(t.clone()),
+                size_of(t).max(8),
+                key_size,
+            ),
         };
-        self.map_index
-            .insert(name.to_string(), self.maps.len());
+        self.map_index.insert(name.to_string(), self.maps.len());
         self.maps.push(MapDef {
             name: format!("@{name}"),
             map_type,
@@ -701,9 +705,12 @@ impl<'a, 'b> Gen<'a, 'b> {
             .map_index
             .get(name)
             .ok_or_else(|| Diagnostic::error(span, format!("Undefined map: @{name}")))?;
-        let d = self.cx.maps.get(i).cloned().ok_or_else(|| {
-            Diagnostic::error(span, format!("Undefined map: @{name}"))
-        })?;
+        let d = self
+            .cx
+            .maps
+            .get(i)
+            .cloned()
+            .ok_or_else(|| Diagnostic::error(span, format!("Undefined map: @{name}")))?;
         Ok((i as i32, d))
     }
 
@@ -751,8 +758,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         span: Span,
     ) -> R<()> {
         let (mi, def) = self.map_def(name, span)?;
-        if let (ValueKind::Agg(kind, lh), ExprKind::Call { args, .. }) = (&def.value, &value.kind)
-        {
+        if let (ValueKind::Agg(kind, lh), ExprKind::Call { args, .. }) = (&def.value, &value.kind) {
             return self.aggregate(mi, &def, *kind, *lh, keys, args);
         }
         let k = self.key(&def, keys, 0)?;
@@ -1073,11 +1079,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.emit(Op::Label(z));
                         return Ok(Val::Int(r, false));
                     }
-                    UnOp::Deref | UnOp::AddrOf => return Err(unsupported(e.span, "pointer operators")),
+                    UnOp::Deref | UnOp::AddrOf => {
+                        return Err(unsupported(e.span, "pointer operators"))
+                    }
                 }
                 Ok(Val::Int(d, true))
             }
-            ExprKind::IncDec { inc, prefix, target } => {
+            ExprKind::IncDec {
+                inc,
+                prefix,
+                target,
+            } => {
                 let one = Expr {
                     kind: ExprKind::Int(1),
                     span: e.span,
@@ -1119,9 +1131,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.binop_into(*op, d, y, signed);
                         Ok(Val::Int(d, signed))
                     }
-                    (Val::Mem(x, ta), Val::Mem(y, tb))
-                        if matches!(op, BinOp::Eq | BinOp::Ne) =>
-                    {
+                    (Val::Mem(x, ta), Val::Mem(y, tb)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                         let n = size_of(&ta).min(size_of(&tb));
                         let r = self.strcmp(x, y, n);
                         if *op == BinOp::Ne {
@@ -1192,7 +1202,8 @@ impl<'a, 'b> Gen<'a, 'b> {
                     },
                     _ => 64,
                 };
-                let signed = matches!(&t.kind, TypeKind::Name(n) if n.starts_with("int") || n == "char");
+                let signed =
+                    matches!(&t.kind, TypeKind::Name(n) if n.starts_with("int") || n == "char");
                 if bits < 64 {
                     self.alu(AluOp::Lsh, d, Src::Imm(64 - bits));
                     let a = if signed { AluOp::Arsh } else { AluOp::Rsh };
@@ -1209,7 +1220,10 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let types: Vec<Type> = vals
                     .iter()
                     .map(|v| match v {
-                        Val::Int(_, s) => Type::Int { bits: 64, signed: *s },
+                        Val::Int(_, s) => Type::Int {
+                            bits: 64,
+                            signed: *s,
+                        },
                         Val::Mem(_, t) => t.clone(),
                         Val::Void => Type::U64,
                     })
@@ -1348,11 +1362,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.emit(Op::Load(Size::DW, v, self.ctx, PT_REGS_AX));
                     Ok(Val::Int(v, true))
                 }
-                _ => Err(Diagnostic::error(span, "retval is not available in this probe")),
+                _ => Err(Diagnostic::error(
+                    span,
+                    "retval is not available in this probe",
+                )),
             },
             "args" => Err(Diagnostic::error(span, "args must be followed by a field")),
             _ => {
-                if let Some(n) = name.strip_prefix("arg").and_then(|r| r.parse::<usize>().ok()) {
+                if let Some(n) = name
+                    .strip_prefix("arg")
+                    .and_then(|r| r.parse::<usize>().ok())
+                {
                     return self.arg_n(n, span);
                 }
                 if let Some((_, v)) = self.cx.checked.script_types.enumerators.get(name) {
@@ -1388,10 +1408,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         if let ExprKind::Tuple(_) = base.kind {
             return Err(unsupported(e.span, "field access on a tuple"));
         }
-        Err(unsupported(
-            e.span,
-            "struct member access through BTF",
-        ))
+        Err(unsupported(e.span, "struct member access through BTF"))
     }
 
     fn tp_arg(&mut self, field: &Name) -> R<Val> {
@@ -1401,15 +1418,19 @@ impl<'a, 'b> Gen<'a, 'b> {
                 "args is only available in tracepoint probes here",
             ));
         };
-        let f = format.args().find(|f| f.name == field.name).cloned().ok_or_else(|| {
-            Diagnostic::error(
-                field.span,
-                format!(
-                    "Can't find field '{}' in tracepoint {}",
-                    field.name, self.res.name
-                ),
-            )
-        })?;
+        let f = format
+            .args()
+            .find(|f| f.name == field.name)
+            .cloned()
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    field.span,
+                    format!(
+                        "Can't find field '{}' in tracepoint {}",
+                        field.name, self.res.name
+                    ),
+                )
+            })?;
         let ty = tracepoint_field_type(&f.ty, f.size, f.signed, &NoTypes);
         let off = f.offset as i16;
         if let Some(dynk) = f.ty.dynamic {
@@ -1513,13 +1534,22 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let fmt = match args.first().map(|a| &a.kind) {
                     Some(ExprKind::Str(s)) => String::from_utf8_lossy(s).into_owned(),
                     None if name == "time" => "%H:%M:%S\n".to_string(),
-                    _ => return Err(Diagnostic::error(e.span, "the format must be a string literal")),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            e.span,
+                            "the format must be a string literal",
+                        ))
+                    }
                 };
                 let mut vals = Vec::new();
                 for a in args.iter().skip(1) {
                     vals.push(self.expr(a)?);
                 }
-                let kind = if name == "time" { event::TIME } else { event::PRINTF };
+                let kind = if name == "time" {
+                    event::TIME
+                } else {
+                    event::PRINTF
+                };
                 let id = self.cx.formats.len() as i64;
                 self.cx.format(fmt.clone(), Vec::new());
                 let types = self.send(kind, id, &vals)?;
@@ -1533,7 +1563,10 @@ impl<'a, 'b> Gen<'a, 'b> {
                     return Err(Diagnostic::error(e.span, "print() needs an argument"));
                 };
                 if let ExprKind::Map { name, keys, .. } = &a.kind {
-                    if keys.is_empty() || matches!(self.map_def(name, a.span)?.1.value, ValueKind::Agg(..)) && keys.is_empty() {
+                    if keys.is_empty()
+                        || matches!(self.map_def(name, a.span)?.1.value, ValueKind::Agg(..))
+                            && keys.is_empty()
+                    {
                         let (mi, _) = self.map_def(name, a.span)?;
                         self.send(event::PRINT, i64::from(mi), &[])?;
                         return Ok(Val::Void);
@@ -1549,11 +1582,16 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Ok(Val::Void)
             }
             "clear" | "zero" => {
-                let (m, _) = self.map_arg(args.first().ok_or_else(|| {
-                    Diagnostic::error(e.span, format!("{name}() needs a map"))
-                })?)?;
+                let (m, _) =
+                    self.map_arg(args.first().ok_or_else(|| {
+                        Diagnostic::error(e.span, format!("{name}() needs a map"))
+                    })?)?;
                 let (mi, _) = self.map_def(&m, e.span)?;
-                let k = if name == "clear" { event::CLEAR } else { event::ZERO };
+                let k = if name == "clear" {
+                    event::CLEAR
+                } else {
+                    event::ZERO
+                };
                 self.send(k, i64::from(mi), &[])?;
                 Ok(Val::Void)
             }
@@ -1574,9 +1612,10 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Ok(Val::Void)
             }
             "has_key" => {
-                let (m, _) = self.map_arg(args.first().ok_or_else(|| {
-                    Diagnostic::error(e.span, "has_key() needs a map")
-                })?)?;
+                let (m, _) = self.map_arg(
+                    args.first()
+                        .ok_or_else(|| Diagnostic::error(e.span, "has_key() needs a map"))?,
+                )?;
                 let keys: Vec<Expr> = args.iter().skip(1).cloned().collect();
                 let (mi, def) = self.map_def(&m, e.span)?;
                 let k = self.key(&def, &keys, 0)?;
@@ -1657,7 +1696,8 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let sig = match &a.kind {
                     ExprKind::Str(s) => signal_number(&String::from_utf8_lossy(s))
                         .ok_or_else(|| Diagnostic::error(a.span, "unknown signal"))?,
-                    _ => const_eval(a).ok_or_else(|| Diagnostic::error(a.span, "signal() needs a constant"))?,
+                    _ => const_eval(a)
+                        .ok_or_else(|| Diagnostic::error(a.span, "signal() needs a constant"))?,
                 };
                 self.call(h::SEND_SIGNAL, vec![Arg::Imm(sig)]);
                 Ok(Val::Void)
@@ -1677,7 +1717,12 @@ impl<'a, 'b> Gen<'a, 'b> {
             .ok_or_else(|| Diagnostic::error(e.span, "join() needs an array"))?;
         let sep = match args.get(1).map(|d| &d.kind) {
             Some(ExprKind::Str(s)) => s.first().copied().unwrap_or(b' '),
-            Some(_) => return Err(Diagnostic::error(e.span, "join()'s delimiter must be a string literal")),
+            Some(_) => {
+                return Err(Diagnostic::error(
+                    e.span,
+                    "join()'s delimiter must be a string literal",
+                ))
+            }
             None => b' ',
         };
         let arr = self.int(a)?;

@@ -114,7 +114,9 @@ impl<'a> Runtime<'a> {
             self.lost = total;
             let line = match self.format {
                 OutputFormat::Text => format!("Lost {n} events\n"),
-                OutputFormat::Json => format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n"),
+                OutputFormat::Json => {
+                    format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n")
+                }
             };
             self.write(&line);
             self.flush();
@@ -225,13 +227,15 @@ impl<'a> Runtime<'a> {
                 map.lookup(&k).ok().flatten().into_iter().collect()
             };
             let ukey = k.get(..user_key).unwrap_or(&[]).to_vec();
-            let sum = |off: usize| vals.iter().map(|v| u64_at(v, off)).fold(0u64, u64::wrapping_add);
+            let sum = |off: usize| {
+                vals.iter()
+                    .map(|v| u64_at(v, off))
+                    .fold(0u64, u64::wrapping_add)
+            };
             let e = match &def.value {
-                ValueKind::Plain(t) => Entry::Scalar(
-                    vals.first()
-                        .map(|v| decode(t, v))
-                        .unwrap_or(Value::Uint(0)),
-                ),
+                ValueKind::Plain(t) => {
+                    Entry::Scalar(vals.first().map(|v| decode(t, v)).unwrap_or(Value::Uint(0)))
+                }
                 ValueKind::Agg(AggKind::Count, _) => Entry::Scalar(Value::Uint(sum(0))),
                 ValueKind::Agg(AggKind::Sum, _) => Entry::Scalar(Value::Int(sum(0) as i64)),
                 ValueKind::Agg(kind @ (AggKind::Min | AggKind::Max), _) => {
@@ -239,7 +243,11 @@ impl<'a> Runtime<'a> {
                         .iter()
                         .filter(|v| u64_at(v, 8) != 0)
                         .map(|v| u64_at(v, 0) as i64);
-                    let m = if *kind == AggKind::Min { it.min() } else { it.max() };
+                    let m = if *kind == AggKind::Min {
+                        it.min()
+                    } else {
+                        it.max()
+                    };
                     Entry::Scalar(Value::Int(m.unwrap_or(0)))
                 }
                 ValueKind::Agg(AggKind::Avg, _) => Entry::Avg {
@@ -284,7 +292,8 @@ impl<'a> Runtime<'a> {
                 _ => 0,
             }
         };
-        if !matches!(def.value, ValueKind::Plain(ref t) if size_of(t) > 8 || matches!(t, Type::Str(_))) {
+        if !matches!(def.value, ValueKind::Plain(ref t) if size_of(t) > 8 || matches!(t, Type::Str(_)))
+        {
             v.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then_with(|| a.0.cmp(&b.0)));
         }
         v
@@ -305,11 +314,9 @@ impl<'a> Runtime<'a> {
         for (k, e) in &entries {
             let name = if keyed {
                 let inner = match k {
-                    Value::Tuple(vs) if matches!(def.key, Some(Type::Tuple(_))) => vs
-                        .iter()
-                        .map(Value::display)
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    Value::Tuple(vs) if matches!(def.key, Some(Type::Tuple(_))) => {
+                        vs.iter().map(Value::display).collect::<Vec<_>>().join(", ")
+                    }
                     v => v.display(),
                 };
                 format!("{}[{inner}]", def.name)
@@ -319,11 +326,19 @@ impl<'a> Runtime<'a> {
             match e {
                 Entry::Scalar(v) => s.push_str(&format!("{name}: {}\n", v.display())),
                 Entry::Avg { count, total } => {
-                    let avg = if *count == 0 { 0 } else { total / *count as i64 };
+                    let avg = if *count == 0 {
+                        0
+                    } else {
+                        total / *count as i64
+                    };
                     s.push_str(&format!("{name}: {avg}\n"));
                 }
                 Entry::Stats { count, total } => {
-                    let avg = if *count == 0 { 0 } else { total / *count as i64 };
+                    let avg = if *count == 0 {
+                        0
+                    } else {
+                        total / *count as i64
+                    };
                     s.push_str(&format!(
                         "{name}: count {count}, average {avg}, total {total}\n"
                     ));
@@ -364,7 +379,13 @@ impl<'a> Runtime<'a> {
     fn print_map_json(&mut self, def: &MapDef, entries: &[(Value, Entry)]) {
         let name = json_str(&def.name);
         let is_hist = entries.iter().any(|e| matches!(e.1, Entry::Hist(_)));
-        let ty = if is_hist { "hist" } else if matches!(def.value, ValueKind::Agg(AggKind::Stats, _)) { "stats" } else { "map" };
+        let ty = if is_hist {
+            "hist"
+        } else if matches!(def.value, ValueKind::Agg(AggKind::Stats, _)) {
+            "stats"
+        } else {
+            "map"
+        };
         let val = |e: &Entry| -> String {
             match e {
                 Entry::Scalar(v) => json_value(v),
@@ -384,14 +405,19 @@ impl<'a> Runtime<'a> {
             }
         };
         let data = if def.key.is_none() {
-            entries.first().map(|e| val(&e.1)).unwrap_or_else(|| "0".into())
+            entries
+                .first()
+                .map(|e| val(&e.1))
+                .unwrap_or_else(|| "0".into())
         } else {
             let items: Vec<String> = entries
                 .iter()
                 .map(|(k, e)| {
                     let ks = match k {
                         Value::Str(_) => k.display(),
-                        Value::Tuple(vs) => vs.iter().map(Value::display).collect::<Vec<_>>().join(","),
+                        Value::Tuple(vs) => {
+                            vs.iter().map(Value::display).collect::<Vec<_>>().join(",")
+                        }
                         v => v.display(),
                     };
                     format!("{}: {}", json_str(&ks), val(e))

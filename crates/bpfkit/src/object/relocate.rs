@@ -32,15 +32,17 @@ pub(crate) enum ExternValue {
     Missing,
 }
 
-fn at(insns: &mut [Insn], i: usize, prog: &str) -> Result<()> {
-    if i + 1 >= insns.len() && insns.get(i).is_some_and(|x| x.code == op::LD_IMM64) {
-        return Err(Error::InvalidArgument(format!(
-            "program `{prog}`: ld_imm64 at instruction {i} has no second half"
-        )));
-    }
-    if i >= insns.len() {
+/// Checks that relocation `i` names an instruction, and for the `ld_imm64` kinds a whole one.
+fn check_slot(insns: &[Insn], i: usize, wide: bool, prog: &str) -> Result<()> {
+    let Some(insn) = insns.get(i) else {
         return Err(Error::InvalidArgument(format!(
             "program `{prog}`: relocation at instruction {i} is past its end"
+        )));
+    };
+    if wide && (insn.code != op::LD_IMM64 || i + 1 >= insns.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "program `{prog}`: relocation at instruction {i} needs a 64-bit immediate load (ld_imm64), found opcode {:#04x}",
+            insn.code
         )));
     }
     Ok(())
@@ -58,7 +60,11 @@ pub(crate) fn apply(
     let prog = linked.name.clone();
     for rel in &linked.relocations {
         let i = rel.insn;
-        at(&mut linked.insns, i, &prog)?;
+        let wide = !matches!(
+            rel.target,
+            RelocTarget::Kfunc { .. } | RelocTarget::Call { .. } | RelocTarget::FuncAddr { .. }
+        );
+        check_slot(&linked.insns, i, wide, &prog)?;
         let insns = &mut linked.insns;
         let map_fd = |m: usize| -> Result<RawFd> {
             map_fds.get(m).copied().flatten().ok_or_else(|| {
@@ -243,4 +249,72 @@ pub(crate) fn apply_core(
         detail: format!("program `{}`: re-reading relocated code: {e}", linked.name),
     })?;
     Ok(poisoned)
+}
+
+#[cfg(test)]
+mod tests {
+    use bpfkit_elf::Relocation;
+
+    use super::*;
+
+    fn linked(insns: Vec<Insn>, rel: Relocation) -> LinkedProgram {
+        LinkedProgram {
+            name: "p".into(),
+            insns,
+            relocations: vec![rel],
+            func_info: Vec::new(),
+            line_info: Vec::new(),
+            core_relos: Vec::new(),
+            functions: Vec::new(),
+        }
+    }
+
+    fn insn(code: u8) -> Insn {
+        Insn {
+            code,
+            dst: 1,
+            src: 0,
+            off: 0,
+            imm: 0,
+        }
+    }
+
+    #[test]
+    fn map_fds_and_values_patch_ld_imm64_and_bad_slots_are_errors() {
+        let names = vec!["m".to_string()];
+        let map = Relocation {
+            insn: 0,
+            target: RelocTarget::MapValue { map: 0, offset: 12 },
+        };
+        let mut l = linked(vec![insn(op::LD_IMM64), insn(0)], map);
+        apply(&mut l, &[Some(7)], &names, &[], &[]).unwrap();
+        assert_eq!(
+            (l.insns[0].src, l.insns[0].imm, l.insns[1].imm),
+            (op::PSEUDO_MAP_VALUE, 7, 12)
+        );
+
+        // Past the end, on the last slot, or on something else than ld_imm64: errors, no panic.
+        for (insns, at) in [
+            (vec![insn(op::LD_IMM64), insn(0)], 5),
+            (vec![insn(0), insn(op::LD_IMM64)], 1),
+            (vec![insn(0xb7), insn(0)], 0),
+        ] {
+            let rel = Relocation {
+                insn: at,
+                target: RelocTarget::Map { map: 0 },
+            };
+            let mut l = linked(insns, rel);
+            assert!(apply(&mut l, &[Some(7)], &names, &[], &[]).is_err());
+        }
+        // A map the loader did not create (an inner-map template) is named in the error.
+        let rel = Relocation {
+            insn: 0,
+            target: RelocTarget::Map { map: 0 },
+        };
+        let mut l = linked(vec![insn(op::LD_IMM64), insn(0)], rel);
+        let err = apply(&mut l, &[None], &names, &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`m`"), "{err}");
+    }
 }
