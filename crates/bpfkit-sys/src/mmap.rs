@@ -52,6 +52,48 @@ impl Mmap {
         Ok(Mmap { ptr, len })
     }
 
+    /// Maps a whole regular or sysfs file read-only and private (`MAP_PRIVATE`).
+    ///
+    /// Used for `/sys/kernel/btf/*`: sysfs refuses `MAP_SHARED` for these files but allows a
+    /// private read-only mapping, whose pages are the kernel's own and are not charged to the
+    /// process's RSS — reading the 5 MB vmlinux BTF into a buffer would be.
+    pub fn map_file_readonly(path: &std::path::Path) -> Result<Mmap> {
+        let file = std::fs::File::open(path).map_err(|source| Error::Os {
+            call: format!("open {}", path.display()),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| Error::Os {
+                call: format!("stat {}", path.display()),
+                source,
+            })?
+            .len() as usize;
+        if len == 0 {
+            return Err(Error::Os {
+                call: format!("mmap {}", path.display()),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "file is empty"),
+            });
+        }
+        // SAFETY: a fresh read-only private mapping chosen by the kernel (addr NULL); the file
+        // descriptor may be closed afterwards, the mapping keeps its own reference.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::os(format!("mmap {} ({len} bytes)", path.display())));
+        }
+        let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| Error::os("mmap returned NULL"))?;
+        Ok(Mmap { ptr, len })
+    }
+
     /// Start of the mapping.
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
@@ -72,6 +114,12 @@ impl Mmap {
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: the region is mapped and readable for `len` bytes while `self` lives.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl AsRef<[u8]> for Mmap {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
     }
 }
 

@@ -107,12 +107,22 @@ static VMLINUX: OnceLock<std::result::Result<Arc<Btf>, String>> = OnceLock::new(
 /// The running kernel's BTF, parsed once per process.
 pub fn vmlinux_btf() -> Result<Arc<Btf>> {
     VMLINUX
-        .get_or_init(|| Btf::vmlinux().map(Arc::new).map_err(|e| e.to_string()))
+        .get_or_init(|| load_vmlinux_btf().map(Arc::new))
         .clone()
         .map_err(|e| Error::NotSupported {
             feature: "kernel BTF".into(),
             hint: format!("{e}; tp_btf and fentry need CONFIG_DEBUG_INFO_BTF"),
         })
+}
+
+/// Reads the kernel's BTF through a private read-only mapping of /sys/kernel/btf/vmlinux
+/// (no copy, and its pages do not count against our RSS), falling back to reading the file.
+pub fn load_vmlinux_btf() -> std::result::Result<Btf, String> {
+    let path = std::path::Path::new("/sys/kernel/btf/vmlinux");
+    match bpfkit_sys::mmap::Mmap::map_file_readonly(path) {
+        Ok(map) => Btf::from_shared(Arc::new(map)).map_err(|e| format!("{}: {e}", path.display())),
+        Err(_) => Btf::vmlinux().map_err(|e| e.to_string()),
+    }
 }
 
 /// The vmlinux BTF id of `name` of `kind`, or a clear error naming what is missing.
