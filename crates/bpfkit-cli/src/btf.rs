@@ -222,7 +222,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
     if g.json() {
         print_json(g, &crate::output::list_or_one(items, only.is_some()));
     } else {
-        print!("{text}");
+        crate::emit(&text)?;
     }
     Ok(())
 }
@@ -261,15 +261,21 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
         load_btf(id)?
     } else if target::is_prefix(&src, "file") {
         let path = args.value_of("file")?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| fail(format!("failed to load BTF from {path}: {e}")))?;
-        let in_sysfs = path.starts_with("/sys/kernel/btf/") && !path.ends_with("/vmlinux");
-        if in_sysfs {
-            parse_maybe_split(bytes, true)?
+        if path == "/sys/kernel/btf/vmlinux" {
+            // Mapped, not read: the dump then costs no more memory than its own output buffer.
+            bpfkit::attach::load_vmlinux_btf()
+                .map_err(|e| fail(format!("failed to load BTF from {path}: {e}")))?
         } else {
-            match Btf::from_vec(bytes) {
-                Ok(b) => b,
-                Err(_) => bpfkit_elf_btf(&path)?,
+            let bytes = std::fs::read(&path)
+                .map_err(|e| fail(format!("failed to load BTF from {path}: {e}")))?;
+            let in_sysfs = path.starts_with("/sys/kernel/btf/") && !path.ends_with("/vmlinux");
+            if in_sysfs {
+                parse_maybe_split(bytes, true)?
+            } else {
+                match Btf::from_vec(bytes) {
+                    Ok(b) => b,
+                    Err(_) => bpfkit_elf_btf(&path)?,
+                }
             }
         }
     } else if target::is_prefix(&src, "prog") {

@@ -122,7 +122,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
     if g.json() {
         print_json(g, &output::list_or_one(items, !all));
     } else {
-        print!("{text}");
+        crate::emit(&text)?;
     }
     Ok(())
 }

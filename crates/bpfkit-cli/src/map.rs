@@ -189,7 +189,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
     if g.json() {
         print_json(g, &output::list_or_one(items, !all));
     } else {
-        print!("{text}");
+        crate::emit(&text)?;
     }
     Ok(())
 }
@@ -476,10 +476,10 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
         }
         if !g.json() {
             if m.btf.is_some() {
-                println!("{}", J::Arr(btf_items).render(true));
+                crate::emit(&format!("{}\n", J::Arr(btf_items).render(true)))?;
             } else {
-                print!("{text}");
-                println!("Found {count} element{}", if count == 1 { "" } else { "s" });
+                let plural = if count == 1 { "" } else { "s" };
+                crate::emit(&format!("{text}Found {count} element{plural}\n"))?;
             }
         }
     }
@@ -609,7 +609,7 @@ fn lookup(g: &Global, args: &mut Args) -> Result<(), CliError> {
     } else if let Some(f) = m.formatted(&key, &vals, true) {
         println!("{}", f.render(true));
     } else {
-        print!("{}", m.entry_text(&key, &vals));
+        crate::emit(&m.entry_text(&key, &vals))?;
     }
     Ok(())
 }

@@ -171,7 +171,10 @@ pub fn quote(s: &str) -> String {
 
 /// Prints a JSON document (with the trailing newline bpftool ends it with).
 pub fn print_json(g: &Global, v: &J) {
-    println!("{}", v.render(g.pretty));
+    let mut s = v.render(g.pretty);
+    s.push('\n');
+    // A reader that went away ends the command quietly (as `emit` does); nothing else can fail.
+    let _ = crate::emit(&s);
 }
 
 /// bpftool prints a lone object for a command naming one object, an array otherwise.

@@ -32,9 +32,8 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
         let items = entries.iter().map(entry_json).collect();
         print_json(g, &J::Arr(items));
     } else {
-        for e in &entries {
-            println!("{}", entry_text(e));
-        }
+        let text: String = entries.iter().map(|e| entry_text(e) + "\n").collect();
+        crate::emit(&text)?;
     }
     Ok(())
 }

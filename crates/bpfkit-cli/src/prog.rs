@@ -199,7 +199,7 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         print_json(g, &output::list_or_one(items, !all));
     } else {
         let text: String = views.iter().map(|v| prog_text(v, &extras)).collect();
-        print!("{text}");
+        crate::emit(&text)?;
     }
     Ok(())
 }
@@ -380,9 +380,13 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
         if arrays.jited.is_empty() {
             return Err(fail("no instructions returned"));
         }
+        // As bpftool: `file` receives the raw image, not its disassembly.
+        if let Some(path) = &o.file {
+            return emit(Some(path), &arrays.jited);
+        }
         let ctx = SourceInfo::new(&info, &arrays);
         let out = crate::jited::dump(g, &info, &arrays, &ctx, o.opcodes, o.linum)?;
-        return emit(o.file.as_deref(), &out, g);
+        return emit(None, &out);
     }
     if arrays.xlated.is_empty() {
         return Err(fail("no instructions returned"));
@@ -397,7 +401,7 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
     let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
     if o.visual {
         let syms = KernelSymbols::from_kallsyms(&kallsyms, Vec::new());
-        print!("{}", xlated::dot(&insns, &syms, Dialect::PreV4));
+        crate::emit(&xlated::dot(&insns, &syms, Dialect::PreV4))?;
         return Ok(());
     }
     let syms = KernelSymbols::from_kallsyms(&kallsyms, arrays.jited_ksyms.clone());
@@ -441,19 +445,17 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
     let text = xlated::dump_annotated(&insns, &syms, Dialect::PreV4, o.opcodes, &mut |i| {
         src.before(i, o.linum)
     });
-    print!("{text}");
-    Ok(())
+    crate::emit(&text)
 }
 
-fn emit(file: Option<&str>, out: &[u8], g: &Global) -> Result<(), CliError> {
+fn emit(file: Option<&str>, out: &[u8]) -> Result<(), CliError> {
     match file {
         Some(path) => {
             std::fs::write(path, out).map_err(|e| fail(format!("error writing output file: {e}")))
         }
+        // A reader that went away (`| head`) ends the dump quietly.
         None => {
-            let mut so = std::io::stdout().lock();
-            let _ = so.write_all(out);
-            let _ = g;
+            let _ = std::io::stdout().lock().write_all(out);
             Ok(())
         }
     }

@@ -46,6 +46,36 @@ fn wait_line(
     None
 }
 
+/// Stops a traced child if the test fails before it does.
+struct Guard(u32);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// Ids of the BPF programs process `pid` holds, from its fdinfo.
+fn prog_ids(pid: u32) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return ids;
+    };
+    for e in dir.filter_map(Result::ok) {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        ids.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("prog_id:"))
+                .filter_map(|v| v.trim().parse::<u32>().ok()),
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 fn interrupt(pid: u32) {
     let st = Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -64,12 +94,15 @@ fn acceptance_one_liner_prints_pid_comm_and_full_argv() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn bpfkit trace");
+    let _guard = Guard(child.id());
     let out = lines(child.stdout.take().expect("stdout"));
     let err = lines(child.stderr.take().expect("stderr"));
     assert!(
         wait_line(&err, |l| l == "__BPFTRACE_NOTIFY_PROBES_ATTACHED", 20).is_some(),
         "no notify line"
     );
+    let ids = prog_ids(child.id());
+    assert_eq!(ids.len(), 2, "one program per tracepoint: {ids:?}");
     let marker = unique("marker");
     let sh = Command::new("/bin/sh")
         .args(["-c", &format!("exec /bin/true {marker} a b c")])
@@ -91,6 +124,58 @@ fn acceptance_one_liner_prints_pid_comm_and_full_argv() {
         "took {:?} to stop",
         t.elapsed()
     );
+    for id in ids {
+        let st = Command::new("bpftool")
+            .args(["prog", "show", "id", &id.to_string()])
+            .output()
+            .expect("bpftool");
+        assert!(!st.status.success(), "program {id} outlived bpfkit trace");
+    }
+}
+
+#[test]
+fn pid_filter_only_sees_that_process() {
+    let mut target = Command::new("/bin/sh")
+        .args(["-c", "read x; /bin/true; exec /bin/true"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn target");
+    let tpid = target.id();
+    let script = r#"tracepoint:syscalls:sys_enter_execve { printf("%d\n", pid); }"#;
+    let mut child = Command::new(BIN)
+        .args(["trace", "-p", &tpid.to_string(), "-e", script])
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bpfkit trace");
+    let _guard = Guard(child.id());
+    let out = lines(child.stdout.take().expect("stdout"));
+    let err = lines(child.stderr.take().expect("stderr"));
+    assert!(wait_line(&err, |l| l.contains("NOTIFY"), 20).is_some());
+    // Other processes exec meanwhile; none of them may show up.
+    for _ in 0..3 {
+        let _ = Command::new("/bin/true").status();
+    }
+    use std::io::Write;
+    target
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("write");
+    assert!(target.wait().expect("wait").success());
+    let mut seen = Vec::new();
+    while let Some(l) = wait_line(&out, |_| true, 1) {
+        seen.push(l);
+    }
+    interrupt(child.id());
+    let _ = child.wait();
+    assert_eq!(seen.first().map(String::as_str), Some("Attached 1 probe"));
+    // The first /bin/true runs in a forked child (another pid), the second replaces the
+    // shell itself: exactly one exec belongs to the traced pid.
+    let pids: Vec<String> = seen.iter().skip(1).cloned().collect();
+    assert_eq!(pids, vec![tpid.to_string()], "{seen:?}");
 }
 
 #[test]
@@ -231,6 +316,14 @@ fn errors_point_at_the_script() {
     let first = e.lines().next().unwrap_or_default();
     assert!(
         first.ends_with("this kernel lacks kprobes (CONFIG_KPROBES is not set)"),
+        "{e}"
+    );
+    // A loop the verifier cannot bound: its log, then the script line behind the insn.
+    let e = run("BEGIN { $i = 0; while ($i < 10) { @x = 1; } }");
+    assert!(e.contains("infinite loop detected"), "{e}");
+    assert!(e.contains("stdin:1:"), "{e}");
+    assert!(
+        e.contains("\nBEGIN { $i = 0; while ($i < 10) { @x = 1; } }\n"),
         "{e}"
     );
     assert!(!e.contains("panicked"), "{e}");

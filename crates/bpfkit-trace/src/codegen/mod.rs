@@ -15,6 +15,7 @@ use crate::regalloc::{self, Arg, Op, Src, L, V};
 use crate::tracepoint::Dynamic;
 use crate::types::{tracepoint_field_type, AggKind, NoTypes, Type};
 use bpfkit::{MapType, ProgramType};
+use bpfkit_btf::{Btf, Detail, Kind};
 use bpfkit_insn::{helpers as h, AluOp, Insn, JmpOp, Size};
 use layout::{event, is_memory, pad8, size_of};
 use std::collections::{BTreeMap, HashMap};
@@ -355,6 +356,10 @@ struct Gen<'a, 'b> {
     loops: Vec<(L, L)>,
     exit_label: L,
     _probe: usize,
+    /// Registers holding kernel pointers, with the BTF id of the struct they point to.
+    kptr: HashMap<V, u32>,
+    /// The same for `$` variables.
+    var_kptr: HashMap<String, u32>,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -385,6 +390,8 @@ impl<'a, 'b> Gen<'a, 'b> {
             loops: Vec::new(),
             exit_label: L(0),
             _probe: probe,
+            kptr: HashMap::new(),
+            var_kptr: HashMap::new(),
         }
     }
 
@@ -673,6 +680,11 @@ impl<'a, 'b> Gen<'a, 'b> {
                             _ => self.var_int(name, s),
                         };
                         self.emit(Op::Mov(v, x));
+                        // The struct a pointer variable points to follows it.
+                        match self.kptr.get(&x).copied() {
+                            Some(t) => self.var_kptr.insert(name.clone(), t),
+                            None => self.var_kptr.remove(name),
+                        };
                     }
                     Val::Mem(p, t) => {
                         let n = size_of(&t);
@@ -1024,7 +1036,13 @@ impl<'a, 'b> Gen<'a, 'b> {
             ExprKind::Str(s) => Ok(self.str_lit(s)),
             ExprKind::Ident(name) => self.builtin(name, e.span),
             ExprKind::Var(name) => match self.vars.get(name).cloned() {
-                Some(Var::Int(v, s)) => Ok(Val::Int(self.copy(v), s)),
+                Some(Var::Int(v, s)) => {
+                    let c = self.copy(v);
+                    if let Some(t) = self.var_kptr.get(name).copied() {
+                        self.kptr.insert(c, t);
+                    }
+                    Ok(Val::Int(c, s))
+                }
                 Some(Var::Mem(off, t)) => Ok(Val::Mem(self.scratch_at(off), t)),
                 None => Err(Diagnostic::error(
                     e.span,
@@ -1190,6 +1208,27 @@ impl<'a, 'b> Gen<'a, 'b> {
                     None => Val::Int(r, signed),
                 })
             }
+            ExprKind::Cast(t, x) if matches!(&t.kind, TypeKind::Pointer(_)) => {
+                let v = self.int(x)?;
+                let d = self.copy(v);
+                if let TypeKind::Pointer(inner) = &t.kind {
+                    let named = match &inner.kind {
+                        TypeKind::Struct(n) => Some((n.clone(), Kind::Struct)),
+                        TypeKind::Union(n) => Some((n.clone(), Kind::Union)),
+                        _ => None,
+                    };
+                    if let Some((n, k)) = named {
+                        let btf = bpfkit::attach::vmlinux_btf()
+                            .map_err(|e| Diagnostic::error(t.span, e.to_string()))?;
+                        let n = n.trim_start_matches("struct ").trim_start_matches("union ");
+                        let id = btf.find_by_name_kind(n, k).ok_or_else(|| {
+                            Diagnostic::error(t.span, format!("Unknown struct/union: '{n}'"))
+                        })?;
+                        self.kptr.insert(d, id);
+                    }
+                }
+                Ok(Val::Int(d, false))
+            }
             ExprKind::Cast(t, x) => {
                 let v = self.int(x)?;
                 let d = self.copy(v);
@@ -1335,7 +1374,15 @@ impl<'a, 'b> Gen<'a, 'b> {
             "cpu" => int(self.call(h::GET_SMP_PROCESSOR_ID, vec![])),
             "rand" => int(self.call(h::GET_PRANDOM_U32, vec![])),
             "cgroup" => int(self.call(h::GET_CURRENT_CGROUP_ID, vec![])),
-            "curtask" => int(self.call(h::GET_CURRENT_TASK, vec![])),
+            "curtask" => {
+                let v = self.call(h::GET_CURRENT_TASK, vec![]);
+                if let Ok(btf) = bpfkit::attach::vmlinux_btf() {
+                    if let Some(id) = btf.find_by_name_kind("task_struct", Kind::Struct) {
+                        self.kptr.insert(v, id);
+                    }
+                }
+                int(v)
+            }
             "jiffies" => int(self.call(h::JIFFIES64, vec![])),
             "comm" => {
                 let (p, _) = self.alloc(16);
@@ -1405,10 +1452,115 @@ impl<'a, 'b> Gen<'a, 'b> {
                 return self.tp_arg(field);
             }
         }
-        if let ExprKind::Tuple(_) = base.kind {
-            return Err(unsupported(e.span, "field access on a tuple"));
+        let bv = self.expr(base)?;
+        let Val::Int(p, _) = bv else {
+            return Err(unsupported(e.span, "field access on this value"));
+        };
+        let Some(sid) = self.kptr.get(&p).copied() else {
+            return Err(Diagnostic::error(
+                base.span,
+                "the type of this pointer is not known: cast it, e.g. ((struct task_struct *)arg0)",
+            ));
+        };
+        let btf =
+            bpfkit::attach::vmlinux_btf().map_err(|x| Diagnostic::error(e.span, x.to_string()))?;
+        let sname = btf
+            .type_by_id(sid)
+            .map(|t| t.name.to_string())
+            .unwrap_or_default();
+        let (bits, tid, bf) = find_member(&btf, sid, &field.name, 0).ok_or_else(|| {
+            Diagnostic::error(
+                field.span,
+                format!(
+                    "Struct/union of type 'struct {sname}' does not contain a field named '{}'",
+                    field.name
+                ),
+            )
+        })?;
+        let off = (bits / 8) as i32;
+        let rt = btf.resolve_type(tid).unwrap_or(tid);
+        let t = btf
+            .type_by_id(rt)
+            .map_err(|x| Diagnostic::error(field.span, x.to_string()))?;
+        let addr = self.copy(p);
+        self.alu(AluOp::Add, addr, Src::Imm(off));
+        match t.kind {
+            Kind::Struct | Kind::Union => {
+                self.kptr.insert(addr, rt);
+                Ok(Val::Int(addr, false))
+            }
+            Kind::Ptr => {
+                let v = self.read_kernel(addr, 8);
+                let pointee = t
+                    .referenced()
+                    .and_then(|r| btf.resolve_type(r).ok())
+                    .unwrap_or(0);
+                if btf
+                    .type_by_id(pointee)
+                    .is_ok_and(|x| matches!(x.kind, Kind::Struct | Kind::Union))
+                {
+                    self.kptr.insert(v, pointee);
+                }
+                Ok(Val::Int(v, false))
+            }
+            Kind::Int | Kind::Enum | Kind::Enum64 => {
+                let size = t.size().unwrap_or(8).min(8);
+                let signed = matches!(&t.detail, Detail::Int(i) if i.is_signed());
+                let v = self.read_kernel(addr, size);
+                if bf > 0 {
+                    self.alu(AluOp::Rsh, v, Src::Imm((bits % 8) as i32));
+                    let m = self.imm((1i64 << bf) - 1);
+                    self.alu(AluOp::And, v, Src::V(m));
+                } else if signed && size < 8 {
+                    let sh = 64 - 8 * size as i32;
+                    self.alu(AluOp::Lsh, v, Src::Imm(sh));
+                    self.alu(AluOp::Arsh, v, Src::Imm(sh));
+                }
+                Ok(Val::Int(v, signed))
+            }
+            Kind::Array => {
+                let (elem, n) = match &t.detail {
+                    Detail::Array(a) => (a.elem_type, a.nelems),
+                    _ => (0, 0),
+                };
+                let er = btf.resolve_type(elem).unwrap_or(elem);
+                let is_char = btf
+                    .type_by_id(er)
+                    .is_ok_and(|x| x.kind == Kind::Int && x.size() == Some(1));
+                if !is_char || n == 0 || n > 4096 {
+                    return Err(unsupported(field.span, "reading this array member"));
+                }
+                let (buf, _) = self.alloc(n + 1);
+                self.zero(buf, n + 1);
+                self.call(
+                    h::PROBE_READ_KERNEL,
+                    vec![Arg::V(buf), Arg::Imm(i64::from(n)), Arg::V(addr)],
+                );
+                Ok(Val::Mem(buf, Type::Str(u64::from(n + 1))))
+            }
+            _ => Err(unsupported(field.span, "reading this member type")),
         }
-        Err(unsupported(e.span, "struct member access through BTF"))
+    }
+
+    /// Reads `n` (≤ 8) bytes at `addr` into a fresh register (0 on fault). The legacy
+    /// `probe_read` reads kernel and user addresses alike on x86-64, and tracepoint struct
+    /// pointers (`args->rqtp`) are often user memory.
+    fn read_kernel(&mut self, addr: V, n: u32) -> V {
+        let (slot, _) = self.alloc(8);
+        self.emit(Op::Store(Size::DW, slot, 0, Src::Imm(0)));
+        self.call(
+            h::PROBE_READ,
+            vec![Arg::V(slot), Arg::Imm(i64::from(n)), Arg::V(addr)],
+        );
+        let v = self.v();
+        let size = match n {
+            1 => Size::B,
+            2 => Size::H,
+            3 | 4 => Size::W,
+            _ => Size::DW,
+        };
+        self.emit(Op::Load(size, v, slot, 0));
+        v
     }
 
     fn tp_arg(&mut self, field: &Name) -> R<Val> {
@@ -1472,6 +1624,18 @@ impl<'a, 'b> Gen<'a, 'b> {
         };
         let v = self.v();
         self.emit(Op::Load(size, v, self.ctx, off));
+        if f.ty.pointer_depth == 1 {
+            let named =
+                f.ty.base
+                    .strip_prefix("struct ")
+                    .map(|n| (n, Kind::Struct))
+                    .or_else(|| f.ty.base.strip_prefix("union ").map(|n| (n, Kind::Union)));
+            if let (Some((n, k)), Ok(btf)) = (named, bpfkit::attach::vmlinux_btf()) {
+                if let Some(id) = btf.find_by_name_kind(n, k) {
+                    self.kptr.insert(v, id);
+                }
+            }
+        }
         let signed = signed_of(&ty);
         if signed && f.size < 8 {
             let sh = 64 - 8 * f.size as i32;
@@ -1779,6 +1943,24 @@ impl<'a, 'b> Gen<'a, 'b> {
         )?;
         Ok(())
     }
+}
+
+/// A member of struct `sid` by name, looking into anonymous members: `(bit offset, type id,
+/// bitfield width)`.
+fn find_member(btf: &Btf, sid: u32, name: &str, base: u32) -> Option<(u32, u32, u8)> {
+    let t = btf.type_by_id(sid).ok()?;
+    for m in t.members() {
+        if m.name == name {
+            return Some((base + m.bit_offset, m.type_id, m.bitfield_size));
+        }
+        if m.name.is_empty() {
+            let inner = btf.resolve_type(m.type_id).ok()?;
+            if let Some(r) = find_member(btf, inner, name, base + m.bit_offset) {
+                return Some(r);
+            }
+        }
+    }
+    None
 }
 
 /// `struct pt_regs` (x86-64) offsets of the argument registers di, si, dx, cx, r8, r9.

@@ -124,13 +124,17 @@ impl<'a> Runtime<'a> {
     }
 
     fn write(&mut self, s: &str) {
-        // A closed stdout ends output quietly, as bpftrace does.
-        let _ = self.out.write_all(s.as_bytes());
+        // A reader that went away (`| head`) ends the run quietly.
+        if self.out.write_all(s.as_bytes()).is_err() {
+            self.exit = true;
+        }
     }
 
     /// Flushes the output.
     pub fn flush(&mut self) {
-        let _ = self.out.flush();
+        if self.out.flush().is_err() {
+            self.exit = true;
+        }
     }
 
     /// Prints `Attached N probes` (or its JSON form).
@@ -436,7 +440,8 @@ impl<'a> Runtime<'a> {
             .into_iter()
             .collect();
         order.sort();
-        if self.format == OutputFormat::Text && !order.is_empty() {
+        // bpftrace separates the run's output from the maps by two newlines, maps or not.
+        if self.format == OutputFormat::Text {
             self.write("\n\n");
         }
         for (_, i) in order {
