@@ -2,7 +2,7 @@
 # BTF benchmarks: each prints `ours / peer = ratio` for wall time (best of N runs) and peak RSS.
 #   1. index /sys/kernel/btf/vmlinux + find `struct task_struct`: bpfkit-btf vs libbpf's
 #      btf__parse + btf__find_by_name_kind (a C harness built here with cc -lbpf);
-#   2. `btf dump file /sys/kernel/btf/vmlinux format c`: bpfkit-btf's dumper vs bpftool's.
+#   2. `bpfkit btf dump file /sys/kernel/btf/vmlinux format c` vs bpftool's.
 # Usage: bench/btf/run.sh [RUNS]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,8 +10,10 @@ runs=${1:-20}
 btf=/sys/kernel/btf/vmlinux
 out=${CARGO_TARGET_DIR:-target}/bench-btf
 mkdir -p "$out"
-cargo build -q --release -p bpfkit-btf --example btf_find --example btfdump
+cargo build -q --release -p bpfkit --example btf_find
+cargo build -q --release -p bpfkit-cli
 bin=${CARGO_TARGET_DIR:-target}/release/examples
+bpfkit=${CARGO_TARGET_DIR:-target}/release/bpfkit
 cc -O2 -o "$out/libbpf_find" bench/btf/libbpf_find.c -lbpf
 
 # best wall seconds and max RSS (KB) over $runs runs of "$@"
@@ -52,8 +54,8 @@ o_t=$("$bin/btf_find" "$btf" "$runs" 2>&1 >/dev/null | awk '{ print $1 / 1e6 }')
 p_t=$("$out/libbpf_find" "$btf" "$runs" 2>&1 >/dev/null | awk '{ print $1 / 1e6 }')
 report "index+find task_struct" "$o_t" "$p_t" "$o_rss" "$p_rss"
 
-read -r o_t o_rss < <(measure "$bin/btfdump" "$btf" c)
+read -r o_t o_rss < <(measure "$bpfkit" btf dump file "$btf" format c)
 read -r p_t p_rss < <(measure bpftool btf dump file "$btf" format c)
-o_t=$(loop_time "$runs" "$bin/btfdump" "$btf" c)
+o_t=$(loop_time "$runs" "$bpfkit" btf dump file "$btf" format c)
 p_t=$(loop_time "$runs" bpftool btf dump file "$btf" format c)
 report "btf dump format c" "$o_t" "$p_t" "$o_rss" "$p_rss"
