@@ -8,8 +8,9 @@ use bpfkit_trace::driver::{self, Options};
 use bpfkit_trace::runtime::OutputFormat;
 use std::io::{Read, Write};
 
-const USAGE: &str = "USAGE: bpfkit trace [OPTIONS] (-e PROGRAM | FILE | -) [ARGS...]
-       bpfkit trace -l [PATTERN]
+const USAGE: &str = "USAGE:
+    bpfkit trace [OPTIONS] (-e PROGRAM | FILE | -) [ARGS...]
+    bpfkit trace -l [PATTERN]
 
 OPTIONS:
     -e PROGRAM     program text
@@ -179,38 +180,56 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
             }
         }
     }
-    if any || matches!(kind, Some(K::Software)) {
-        for ev in SOFTWARE {
-            let name = format!("software:{ev}:");
-            if any && glob(pat, &name) || !any && glob(rest.trim_end_matches(':'), ev) {
+    // Providers named by a pattern (`*ware`) match by glob; a bare pattern matches full names.
+    let prov_ok = |p: &str| any || kind.is_none() && glob(prov, p) || kind.map(|k| k.name()) == Some(p);
+    let leaf = rest.trim_end_matches(':');
+    let fixed = |provider: &str, names: &[&str], out: &mut String| {
+        if !prov_ok(provider) {
+            return;
+        }
+        for ev in names {
+            let name = format!("{provider}:{ev}:");
+            if any && glob(pat, &name) || !any && glob(leaf, ev) {
                 out.push_str(&name);
                 out.push('\n');
             }
         }
-    }
-    if any || matches!(kind, Some(K::Hardware)) {
-        for ev in HARDWARE {
-            let name = format!("hardware:{ev}:");
-            if any && glob(pat, &name) || !any && glob(rest.trim_end_matches(':'), ev) {
-                out.push_str(&name);
-                out.push('\n');
+    };
+    fixed("software", SOFTWARE, &mut out);
+    fixed("hardware", HARDWARE, &mut out);
+    fixed("interval", TIMER_UNITS, &mut out);
+    fixed("profile", TIMER_UNITS, &mut out);
+    if !any && prov_ok("rawtracepoint") {
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, e) in bpfkit_trace::probes::tracepoints().map_err(CliError::Failed)? {
+            if glob(leaf, &e) && seen.insert(e.clone()) {
+                out.push_str(&format!("rawtracepoint:{e}\n"));
             }
         }
     }
     Ok(out)
 }
 
+const TIMER_UNITS: &[&str] = &["hz", "us", "ms", "s"];
+
+/// Software events with the short aliases bpftrace also accepts.
 const SOFTWARE: &[&str] = &[
     "alignment-faults",
     "bpf-output",
     "context-switches",
+    "cs",
     "cpu-clock",
+    "cpu",
     "cpu-migrations",
+    "migrations",
     "dummy",
     "emulation-faults",
     "major-faults",
+    "majflt",
     "minor-faults",
+    "minflt",
     "page-faults",
+    "faults",
     "task-clock",
 ];
 

@@ -326,7 +326,7 @@ pub fn run(
     let _ = ring.consume(|rec| rt.handle(rec));
     rt.report_lost();
     rt.print_all_maps();
-    Ok(0)
+    Ok(rt.exit_code)
 }
 
 const SIGCHLD: i32 = 17;

@@ -57,6 +57,9 @@ pub struct CaseResult {
     pub outcome: Outcome,
     /// Wall time spent on it.
     pub elapsed: Duration,
+    /// The tracer was still running at the `TIMEOUT` and was killed (its exit code was not
+    /// checked).
+    pub timed_out: bool,
 }
 
 impl CaseResult {
@@ -466,6 +469,7 @@ impl Harness {
                                 self.budget.as_secs()
                             )),
                             elapsed: Duration::ZERO,
+                            timed_out: false,
                         }
                     } else {
                         self.run_case(case)
@@ -490,11 +494,11 @@ impl Harness {
     /// Runs one case (or skips it).
     pub fn run_case(&self, case: &TestCase) -> CaseResult {
         let t0 = Instant::now();
-        let outcome = match self.machine.skip_reason(case, &self.root, &self.path_env) {
-            Some(why) => Outcome::Skip(why),
+        let (outcome, timed_out) = match self.machine.skip_reason(case, &self.root, &self.path_env) {
+            Some(why) => (Outcome::Skip(why), false),
             None => match self.execute(case) {
                 Ok(o) => o,
-                Err(e) => Outcome::Fail(e),
+                Err(e) => (Outcome::Fail(e), false),
             },
         };
         CaseResult {
@@ -502,6 +506,7 @@ impl Harness {
             name: case.name.clone(),
             outcome,
             elapsed: t0.elapsed(),
+            timed_out,
         }
     }
 
@@ -557,7 +562,7 @@ impl Harness {
         c
     }
 
-    fn execute(&self, case: &TestCase) -> Result<Outcome, String> {
+    fn execute(&self, case: &TestCase) -> Result<(Outcome, bool), String> {
         let scratch = Scratch::new()?;
         if let Some(setup) = &case.setup {
             let st = self
@@ -568,7 +573,7 @@ impl Harness {
                 .map_err(|e| format!("SETUP `{setup}` did not start: {e}"))?;
             if !st.success() {
                 self.cleanup(case);
-                return Ok(Outcome::Fail(format!("SETUP `{setup}` failed: {st}")));
+                return Ok((Outcome::Fail(format!("SETUP `{setup}` failed: {st}")), false));
             }
         }
         let mut helpers: Vec<Child> = Vec::new();
@@ -596,7 +601,7 @@ impl Harness {
         case: &TestCase,
         scratch: &Scratch,
         helpers: &mut Vec<Child>,
-    ) -> Result<Outcome, String> {
+    ) -> Result<(Outcome, bool), String> {
         let timeout = Duration::from_secs_f64(case.timeout.max(0.0));
         let mut before_pid = None;
         for b in &case.before {
@@ -618,9 +623,10 @@ impl Harness {
                     before_pid.get_or_insert(p);
                 }
                 None => {
-                    return Ok(Outcome::Fail(format!(
-                        "BEFORE `{b}`: no process '{name}' appeared"
-                    )))
+                    return Ok((
+                        Outcome::Fail(format!("BEFORE `{b}`: no process '{name}' appeared")),
+                        false,
+                    ))
                 }
             }
         }
@@ -689,7 +695,7 @@ impl Harness {
         let bytes = std::fs::read(&out_path).map_err(|e| format!("{}: {e}", out_path.display()))?;
         let output = String::from_utf8_lossy(&bytes).into_owned();
         let code = status.map(exit_code);
-        Ok(self.judge(case, &cmd, &output, code, timed_out))
+        Ok((self.judge(case, &cmd, &output, code, timed_out), timed_out))
     }
 
     fn judge(
@@ -1219,6 +1225,7 @@ mod tests {
             name: name.into(),
             outcome,
             elapsed: Duration::ZERO,
+            timed_out: false,
         };
         let results = vec![
             res("a", Outcome::Pass),

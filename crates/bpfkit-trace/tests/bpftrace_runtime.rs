@@ -12,7 +12,8 @@
 //! - `BPFKIT_CASES_SUITES`: comma separated suites to run (default: all).
 //! - `BPFKIT_CASES_JOBS`, `BPFKIT_CASES_BUDGET` (seconds): parallelism and global budget.
 //! - `BPFKIT_CASES_VERBOSE=1`: also list skipped cases.
-//! - `BPFKIT_CASES_WRITE_PASSING=FILE`: write the passing cases there (to refresh the baseline).
+//! - `BPFKIT_CASES_WRITE_PASSING=FILE`: write the cases that passed without being killed at
+//!   their TIMEOUT there (to refresh the baseline).
 //!
 //! A second test checks the harness itself with Debian's bpftrace on cases written here.
 
@@ -115,7 +116,12 @@ fn bpftrace_runtime_cases() {
 
     if let Ok(path) = std::env::var("BPFKIT_CASES_WRITE_PASSING") {
         let mut text = String::new();
-        for r in results.iter().filter(|r| r.outcome == Outcome::Pass) {
+        // A pass that needed the TIMEOUT kill depends on how fast the tracer handles SIGTERM
+        // on a loaded machine: not a stable gate.
+        for r in results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass && !r.timed_out)
+        {
             text.push_str(&r.key());
             text.push('\n');
         }

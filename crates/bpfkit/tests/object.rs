@@ -12,6 +12,15 @@ fn my_tgid() -> i32 {
     std::process::id() as i32
 }
 
+/// The calling thread's id (from /proc/thread-self, which links to `TGID/task/TID`). Fixtures
+/// filter on it because the tests of this file run in parallel threads of one process.
+fn my_tid() -> i32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+        .expect("/proc/thread-self names the thread")
+}
+
 /// getppid(2) goes to the kernel every time (glibc does not cache it).
 fn fire_getppid(n: usize) {
     for _ in 0..n {
@@ -37,7 +46,7 @@ fn ids(obj: &Object) -> (Vec<u32>, Vec<u32>) {
 #[test]
 fn globals_set_before_load_and_read_back_after_the_program_ran() {
     let mut b = ObjectBuilder::open_file(fixture("obj_globals.bpf.o")).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     b.set_var("step", &5u64.to_ne_bytes()).unwrap();
     b.set_var("multiplier", &7u64.to_ne_bytes()).unwrap();
     let err = b.set_var("step", &[1, 2]).unwrap_err().to_string();
@@ -81,7 +90,7 @@ fn map_in_map_tail_calls_and_pinning_by_name_with_reuse() {
     let pins = PinDir::new("objmaps");
     let open = || {
         let mut b = ObjectBuilder::open_file(fixture("obj_maps.bpf.o")).unwrap();
-        b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+        b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
         b.pin_root(pins.path());
         // tail_second only runs through the prog_array; leave out its own attachment by
         // attaching on_getppid alone below.
@@ -204,8 +213,10 @@ fn kallsyms_addr(name: &str) -> u64 {
 
 #[test]
 fn kconfig_ksyms_and_kfuncs_resolve_on_this_kernel() {
+    // The fixture calls the kfunc bpf_task_acquire, which Linux 6.2 added.
+    require_feature!(KernelVersion(6, 2));
     let mut b = ObjectBuilder::open_file(fixture("obj_externs.bpf.o")).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     let obj = b.load().unwrap();
     let links = obj.attach().unwrap();
     fire_getppid(1);
@@ -304,7 +315,7 @@ fn bitfield_shifts(btf: &Btf, st: u32, field: &str) -> (u64, u64) {
 fn every_core_kind_relocates_against_the_running_kernel() {
     let path = fixture("core_kinds.bpf.o");
     let mut b = ObjectBuilder::open_file(&path).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     let local_v1 = b
         .object()
         .btf
@@ -496,7 +507,7 @@ fn auto_attach_follows_the_section_name_and_fails_politely() {
     use bpfkit::object::AttachOutcome;
     // fentry loads are refused here (lockdown): without skip_unsupported the load says so.
     let mut b = ObjectBuilder::open_file(fixture("obj_attach.bpf.o")).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     match b.load() {
         Ok(obj) => assert!(
             obj.program("on_fentry").is_some(),
@@ -510,7 +521,7 @@ fn auto_attach_follows_the_section_name_and_fails_politely() {
     }
 
     let mut b = ObjectBuilder::open_file(fixture("obj_attach.bpf.o")).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     b.skip_unsupported(true);
     let obj = b.load().unwrap();
     let mut links = Vec::new();
@@ -567,7 +578,7 @@ fn auto_attach_follows_the_section_name_and_fails_politely() {
 #[test]
 fn a_program_loads_with_the_type_the_user_sets() {
     let mut b = ObjectBuilder::open_file(fixture("obj_globals.bpf.o")).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     b.set_program_type("on_getppid", bpfkit::ProgramType::RawTracepoint, None)
         .unwrap();
     let obj = b.load().unwrap();
@@ -599,7 +610,7 @@ fn a_map_given_for_reuse_replaces_the_definition() {
     mine.update(&1u32.to_ne_bytes(), &41u64.to_ne_bytes(), 0)
         .unwrap();
     let mut b = ObjectBuilder::open_file(fixture("obj_maps.bpf.o")).unwrap();
-    b.set_var("target_tgid", &my_tgid().to_ne_bytes()).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
     b.reuse_pinned_map("shared_counts", pins.join("counts"))
         .unwrap();
     let obj = b.load().unwrap();

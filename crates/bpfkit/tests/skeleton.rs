@@ -22,7 +22,7 @@ fn data_sections_become_exact_repr_c_structs() {
     let src = gen("obj_globals");
     for want in [
         "pub struct Rodata {",
-        "pub target_tgid: i32,",
+        "pub target_tid: i32,",
         "pub _pad0: [u8; 4],",
         "pub step: u64,",
         "pub struct Data {",

@@ -130,6 +130,8 @@ fn sockmap(name: &str) -> Map {
 
 #[test]
 fn sockmap_sk_msg_verdict_sees_each_send() {
+    // sk_msg verdicts attach to a sockmap through a link since Linux 6.10.
+    require_feature!(KernelVersion(6, 10));
     let map = sockmap("msg_map");
     let cnt = counter_map("msg_cnt");
     let count = count_asm(fd_of(&cnt), "c");
@@ -314,6 +316,8 @@ fn flow_dissector_netns_link_is_one_per_namespace() {
 
 #[test]
 fn netfilter_link_runs_at_local_in() {
+    // netfilter programs and links arrived in Linux 6.4.
+    require_feature!(KernelVersion(6, 4));
     let cnt = counter_map("nf_cnt");
     let count = count_asm(fd_of(&cnt), "c");
     let prog = load_asm(

@@ -37,6 +37,8 @@ fn drop_icmp(name: &str, map: &Map) -> Program {
 }
 
 fn tcx_drop(dir: Direction) {
+    // tcx links arrived in Linux 6.6.
+    require_feature!(KernelVersion(6, 6));
     let pair = VethPair::new();
     let map = counter_map("tcx_cnt");
     let prog = drop_icmp("tcx_drop_icmp", &map);
@@ -72,6 +74,7 @@ fn tcx_egress_counts_and_drops_icmp_replies() {
 
 #[test]
 fn tcx_before_and_after_anchors_order_the_programs() {
+    require_feature!(KernelVersion(6, 6));
     let pair = VethPair::new();
     let map = counter_map("tcx_ord");
     let a = drop_icmp("tcx_a", &map);

@@ -360,6 +360,8 @@ struct Gen<'a, 'b> {
     kptr: HashMap<V, u32>,
     /// The same for `$` variables.
     var_kptr: HashMap<String, u32>,
+    /// Registers holding bools (printed `true`/`false`).
+    bools: std::collections::HashSet<V>,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -392,6 +394,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             _probe: probe,
             kptr: HashMap::new(),
             var_kptr: HashMap::new(),
+            bools: std::collections::HashSet::new(),
         }
     }
 
@@ -1032,7 +1035,11 @@ impl<'a, 'b> Gen<'a, 'b> {
     fn expr_inner(&mut self, e: &Expr) -> R<Val> {
         match &e.kind {
             ExprKind::Int(v) => Ok(Val::Int(self.imm(*v as i64), false)),
-            ExprKind::Bool(b) => Ok(Val::Int(self.imm(i64::from(*b)), false)),
+            ExprKind::Bool(b) => {
+                let v = self.imm(i64::from(*b));
+                self.bools.insert(v);
+                Ok(Val::Int(v, false))
+            }
             ExprKind::Str(s) => Ok(self.str_lit(s)),
             ExprKind::Ident(name) => self.builtin(name, e.span),
             ExprKind::Var(name) => match self.vars.get(name).cloned() {
@@ -1064,6 +1071,20 @@ impl<'a, 'b> Gen<'a, 'b> {
                         Ok(Val::Mem(p, t.clone()))
                     }
                     ValueKind::Plain(t) => Ok(Val::Int(self.map_read_int(mi, k), signed_of(t))),
+                    ValueKind::Agg(AggKind::Avg, _) => {
+                        // total / count of this CPU's slot.
+                        let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+                        let out = self.imm(0);
+                        let skip = self.l();
+                        self.emit(Op::Br(JmpOp::Eq, p, Src::Imm(0), skip));
+                        let c = self.v();
+                        self.emit(Op::Load(Size::DW, c, p, 0));
+                        self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), skip));
+                        self.emit(Op::Load(Size::DW, out, p, 8));
+                        self.alu(AluOp::Div, out, Src::V(c));
+                        self.emit(Op::Label(skip));
+                        Ok(Val::Int(out, true))
+                    }
                     ValueKind::Agg(..) => Ok(Val::Int(self.map_read_int(mi, k), true)),
                 }
             }
@@ -1095,6 +1116,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.emit(Op::Br(JmpOp::Eq, d, Src::Imm(0), z));
                         self.emit(Op::Imm(r, 0));
                         self.emit(Op::Label(z));
+                        self.bools.insert(r);
                         return Ok(Val::Int(r, false));
                     }
                     UnOp::Deref | UnOp::AddrOf => {
@@ -1137,6 +1159,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.emit(Op::Br(j, bv, Src::Imm(0), out));
                 self.emit(Op::Imm(r, if *op == BinOp::And { 1 } else { 0 }));
                 self.emit(Op::Label(out));
+                self.bools.insert(r);
                 Ok(Val::Int(r, false))
             }
             ExprKind::Binary(op, a, b) => {
@@ -1147,6 +1170,12 @@ impl<'a, 'b> Gen<'a, 'b> {
                         let d = self.copy(x);
                         let signed = sa || sb;
                         self.binop_into(*op, d, y, signed);
+                        if matches!(
+                            op,
+                            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                        ) {
+                            self.bools.insert(d);
+                        }
                         Ok(Val::Int(d, signed))
                     }
                     (Val::Mem(x, ta), Val::Mem(y, tb)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
@@ -1259,6 +1288,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let types: Vec<Type> = vals
                     .iter()
                     .map(|v| match v {
+                        Val::Int(x, _) if self.bools.contains(x) => Type::Bool,
                         Val::Int(_, s) => Type::Int {
                             bits: 64,
                             signed: *s,
@@ -1318,9 +1348,13 @@ impl<'a, 'b> Gen<'a, 'b> {
             match v {
                 Val::Int(x, s) => {
                     self.emit(Op::Store(Size::DW, p, off as i16, Src::V(*x)));
-                    types.push(Type::Int {
-                        bits: 64,
-                        signed: *s,
+                    types.push(if self.bools.contains(x) {
+                        Type::Bool
+                    } else {
+                        Type::Int {
+                            bits: 64,
+                            signed: *s,
+                        }
                     });
                     off += 8;
                 }
@@ -1792,7 +1826,11 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Ok(Val::Int(r, false))
             }
             "exit" => {
-                self.send(event::EXIT, 0, &[])?;
+                let code = match args.first() {
+                    Some(a) => Val::Int(self.int(a)?, true),
+                    None => Val::Int(self.imm(0), true),
+                };
+                self.send(event::EXIT, 0, &[code])?;
                 let l = self.exit_label;
                 self.emit(Op::Jmp(l));
                 Ok(Val::Void)

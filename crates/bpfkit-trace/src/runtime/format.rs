@@ -8,6 +8,8 @@ use crate::types::Type;
 /// A decoded value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Value {
+    /// A bool.
+    Bool(bool),
     /// A signed integer.
     Int(i64),
     /// An unsigned integer.
@@ -24,6 +26,7 @@ impl Value {
         match self {
             Value::Int(v) => *v as u64,
             Value::Uint(v) => *v,
+            Value::Bool(b) => u64::from(*b),
             _ => 0,
         }
     }
@@ -31,6 +34,7 @@ impl Value {
     /// As bpftrace prints it in a map or key.
     pub fn display(&self) -> String {
         match self {
+            Value::Bool(b) => b.to_string(),
             Value::Int(v) => v.to_string(),
             Value::Uint(v) => v.to_string(),
             Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
@@ -73,6 +77,7 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             decode(&Type::Tuple(ts), b)
         }
         Type::Int { signed: true, .. } => Value::Int(u64_at(b, 0) as i64),
+        Type::Bool => Value::Bool(u64_at(b, 0) != 0),
         _ => Value::Uint(u64_at(b, 0)),
     }
 }

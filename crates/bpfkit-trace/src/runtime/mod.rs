@@ -30,6 +30,8 @@ pub struct Runtime<'a> {
     format: OutputFormat,
     /// `exit()` was called.
     pub exit: bool,
+    /// The code `exit(N)` asked for.
+    pub exit_code: i32,
     lost: u64,
 }
 
@@ -49,6 +51,7 @@ fn json_str(s: &str) -> String {
             '\\' => o.push_str("\\\\"),
             '\n' => o.push_str("\\n"),
             '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
             c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
             c => o.push(c),
         }
@@ -59,6 +62,7 @@ fn json_str(s: &str) -> String {
 
 fn json_value(v: &Value) -> String {
     match v {
+        Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Uint(u) => u.to_string(),
         Value::Str(s) => json_str(&String::from_utf8_lossy(s)),
@@ -92,6 +96,7 @@ impl<'a> Runtime<'a> {
             out,
             format,
             exit: false,
+            exit_code: 0,
             lost: 0,
         }
     }
@@ -179,20 +184,38 @@ impl<'a> Runtime<'a> {
             event::TIME => {
                 if let Some(f) = self.compiled.formats.get(id) {
                     let s = strftime_now(&f.fmt);
-                    self.text(&s);
+                    match self.format {
+                        OutputFormat::Text => self.write(&s),
+                        OutputFormat::Json => {
+                            let line =
+                                format!("{{\"type\": \"time\", \"data\": {}}}\n", json_str(&s));
+                            self.write(&line)
+                        }
+                    }
                 }
             }
             event::PRINT_VALUE => {
                 if let Some(f) = self.compiled.formats.get(id) {
                     let vals = decode_all(&f.args, body);
-                    let s: Vec<String> = vals.iter().map(Value::display).collect();
-                    self.text(&format!("{}\n", s.join(" ")));
+                    match self.format {
+                        OutputFormat::Text => {
+                            let s: Vec<String> = vals.iter().map(Value::display).collect();
+                            self.write(&format!("{}\n", s.join(" ")));
+                        }
+                        OutputFormat::Json => {
+                            let d = vals.first().map_or_else(|| "null".to_string(), json_value);
+                            self.write(&format!("{{\"type\": \"value\", \"data\": {d}}}\n"));
+                        }
+                    }
                 }
             }
             event::PRINT => self.print_map(id),
             event::CLEAR => self.clear_map(id, false),
             event::ZERO => self.clear_map(id, true),
-            event::EXIT => self.exit = true,
+            event::EXIT => {
+                self.exit = true;
+                self.exit_code = u64_at(body, 0) as i32;
+            }
             _ => {}
         }
         self.flush();
@@ -385,7 +408,7 @@ impl<'a> Runtime<'a> {
         let is_hist = entries.iter().any(|e| matches!(e.1, Entry::Hist(_)));
         let ty = if is_hist {
             "hist"
-        } else if matches!(def.value, ValueKind::Agg(AggKind::Stats, _)) {
+        } else if matches!(def.value, ValueKind::Agg(AggKind::Stats | AggKind::Avg, _)) {
             "stats"
         } else {
             "map"
@@ -398,14 +421,7 @@ impl<'a> Runtime<'a> {
                     "{{\"count\": {count}, \"average\": {}, \"total\": {total}}}",
                     total / (*count).max(1) as i64
                 ),
-                Entry::Hist(h) => {
-                    let items: Vec<String> = h
-                        .iter()
-                        .filter(|e| *e.1 > 0)
-                        .map(|(b, c)| format!("{{\"bucket\": {b}, \"count\": {c}}}"))
-                        .collect();
-                    format!("[{}]", items.join(", "))
-                }
+                Entry::Hist(h) => json_hist(def, h),
             }
         };
         let data = if def.key.is_none() {
@@ -452,6 +468,50 @@ impl<'a> Runtime<'a> {
         }
         self.flush();
     }
+}
+
+/// A histogram as bpftrace's JSON: one `{count, max, min}` per bucket from the first to the
+/// last non-empty one (open ends lack `min` or `max`).
+fn json_hist(def: &MapDef, h: &BTreeMap<u64, u64>) -> String {
+    let nz: Vec<u64> = h.iter().filter(|e| *e.1 > 0).map(|e| *e.0).collect();
+    let (Some(&lo), Some(&hi)) = (nz.first(), nz.last()) else {
+        return "[]".into();
+    };
+    let mut items = Vec::new();
+    for b in lo..=hi {
+        let c = h.get(&b).copied().unwrap_or(0);
+        let (min, max): (Option<i64>, Option<i64>) = match def.value {
+            ValueKind::Agg(AggKind::Lhist, Some((mn, mx, step))) => {
+                let nb = ((mx - mn) / step + i64::from((mx - mn) % step != 0)) as u64;
+                if b == 0 {
+                    (None, Some(mn - 1))
+                } else if b > nb {
+                    (Some(mx), None)
+                } else {
+                    let l = mn + (b as i64 - 1) * step;
+                    (Some(l), Some((l + step).min(mx) - 1))
+                }
+            }
+            _ => match b {
+                0 => (None, Some(-1)),
+                1 => (Some(0), Some(0)),
+                _ => {
+                    let l = 1i64.checked_shl((b - 2) as u32).unwrap_or(i64::MAX);
+                    (Some(l), Some(l.saturating_mul(2) - 1))
+                }
+            },
+        };
+        let mut item = format!("{{\"count\": {c}");
+        if let Some(m) = max {
+            item.push_str(&format!(", \"max\": {m}"));
+        }
+        if let Some(m) = min {
+            item.push_str(&format!(", \"min\": {m}"));
+        }
+        item.push('}');
+        items.push(item);
+    }
+    format!("[{}]", items.join(", "))
 }
 
 /// The wall clock formatted with the few strftime conversions `time()` scripts use.
