@@ -8,6 +8,7 @@
 //! Clang-built objects load the way libbpf loads them through [`ObjectBuilder`] (open, adjust,
 //! load) and [`Object`] (attach); [`skeleton`] generates Rust skeletons of such objects.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod attach;
 pub mod cgroup;
