@@ -181,7 +181,8 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
         }
     }
     // Providers named by a pattern (`*ware`) match by glob; a bare pattern matches full names.
-    let prov_ok = |p: &str| any || kind.is_none() && glob(prov, p) || kind.map(|k| k.name()) == Some(p);
+    let prov_ok =
+        |p: &str| any || kind.is_none() && glob(prov, p) || kind.map(|k| k.name()) == Some(p);
     let leaf = rest.trim_end_matches(':');
     let fixed = |provider: &str, names: &[&str], out: &mut String| {
         if !prov_ok(provider) {

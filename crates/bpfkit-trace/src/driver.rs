@@ -53,7 +53,7 @@ fn render(src: &SourceFile, d: Diagnostic) -> String {
     src.render(&d).trim_end().to_string()
 }
 
-/// The probe's attach-point span for a message about it.
+/// `-d insns` / `-v` text of one program.
 fn dump_insns(p: &ProgDef) -> String {
     let o = bpfkit_insn::objdump::Options::default();
     format!(
@@ -255,12 +255,18 @@ pub fn run(
     let src = SourceFile::new(name, text);
     let loaded = load(&compiled, &src, opts.verbose, err)?;
     let mut links: Vec<Link> = Vec::new();
-    let mut begins = Vec::new();
     let mut ends = Vec::new();
     let mut attached = 0usize;
+    // begin runs before anything else is attached, so its output (a tool's header) comes
+    // first in the ring; it is printed after the `Attached` line all the same.
+    for (def, prog) in &loaded.progs {
+        if matches!(def.point.point, Point::Begin) {
+            run_once(prog)?;
+        }
+    }
     for (def, prog) in &loaded.progs {
         match def.point.point {
-            Point::Begin => begins.push(prog),
+            Point::Begin => {}
             Point::End => ends.push(prog),
             _ => {
                 let l = probes::attach(prog, &def.point.point, opts.pid.map(|p| p as i32))
@@ -281,9 +287,6 @@ pub fn run(
     if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
         let _ = writeln!(err, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         let _ = err.flush();
-    }
-    for b in &begins {
-        run_once(b)?;
     }
     let _ = ring.consume(|rec| rt.handle(rec));
     let mut child = match &opts.cmd {

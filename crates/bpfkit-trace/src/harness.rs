@@ -202,9 +202,6 @@ impl Machine {
         if needs_version_string(case) {
             return Some("expects bpftrace's own version string".into());
         }
-        if needs_bpftrace_comm(case, root) {
-            return Some("expects the tracer's process name (comm) to be 'bpftrace'".into());
-        }
         for f in &case.requires_feature {
             let (want, name) = match f.strip_prefix('!') {
                 Some(n) => (false, n),
@@ -224,6 +221,9 @@ impl Machine {
         }
         if let Some(why) = self.listing_missing(case) {
             return Some(why);
+        }
+        if needs_bpftrace_comm(case, root) {
+            return Some("expects the tracer's process name (comm) to be 'bpftrace'".into());
         }
         for cmd in &case.requires {
             let ok = Command::new("sh")
@@ -494,7 +494,8 @@ impl Harness {
     /// Runs one case (or skips it).
     pub fn run_case(&self, case: &TestCase) -> CaseResult {
         let t0 = Instant::now();
-        let (outcome, timed_out) = match self.machine.skip_reason(case, &self.root, &self.path_env) {
+        let (outcome, timed_out) = match self.machine.skip_reason(case, &self.root, &self.path_env)
+        {
             Some(why) => (Outcome::Skip(why), false),
             None => match self.execute(case) {
                 Ok(o) => o,
@@ -573,7 +574,10 @@ impl Harness {
                 .map_err(|e| format!("SETUP `{setup}` did not start: {e}"))?;
             if !st.success() {
                 self.cleanup(case);
-                return Ok((Outcome::Fail(format!("SETUP `{setup}` failed: {st}")), false));
+                return Ok((
+                    Outcome::Fail(format!("SETUP `{setup}` failed: {st}")),
+                    false,
+                ));
             }
         }
         let mut helpers: Vec<Child> = Vec::new();

@@ -50,6 +50,8 @@ pub enum Op {
     Alu(AluOp, V, Src),
     /// `d = -d`.
     Neg(V),
+    /// Byte swap of the low `bits` bits of `d`.
+    Bswap(V, i32),
     /// `d = *(size *)(base + off)`.
     Load(Size, V, V, i16),
     /// `*(size *)(base + off) = src`.
@@ -86,9 +88,12 @@ enum Loc {
 
 fn uses(op: &Op, out: &mut Vec<V>) {
     match op {
-        Op::Entry(v) | Op::Imm(v, _) | Op::Neg(v) | Op::MapPtr(v, _) | Op::MapValue(v, _, _) => {
-            out.push(*v)
-        }
+        Op::Entry(v)
+        | Op::Imm(v, _)
+        | Op::Neg(v)
+        | Op::Bswap(v, _)
+        | Op::MapPtr(v, _)
+        | Op::MapValue(v, _, _) => out.push(*v),
         Op::Mov(a, b) | Op::Load(_, a, b, _) => out.extend([*a, *b]),
         Op::Alu(_, a, s) | Op::Store(_, a, _, s) | Op::Br(_, a, s, _) => {
             out.push(*a);
@@ -241,7 +246,9 @@ pub fn allocate(ops: &[Op]) -> Allocation {
                 spilled += 1;
                 match victim {
                     Some(vi) if vi.end > iv.end => {
-                        let slot = new_slot(&mut free_slots);
+                        // The victim moves to the stack for its whole interval, which began
+                        // before the owners of freed slots ended: it needs a fresh slot.
+                        let slot = new_slot(&mut Vec::new());
                         let r = locs.insert(vi.v, Loc::Slot(slot));
                         r.unwrap_or(Loc::Slot(slot))
                     }
@@ -371,6 +378,11 @@ impl Lower<'_> {
             Op::Neg(d) => {
                 let dr = self.read(*d, Reg::R0);
                 self.b.neg64(dr);
+                self.write(*d, dr);
+            }
+            Op::Bswap(d, bits) => {
+                let dr = self.read(*d, Reg::R0);
+                self.b.bswap(dr, *bits);
                 self.write(*d, dr);
             }
             Op::Load(size, d, base, off) => {
@@ -582,6 +594,39 @@ mod tests {
         assert_eq!(a.stack_bytes, 16);
         let (insns, _) = lower(&ops, &[]).unwrap();
         assert!(insns.len() > ops.len());
+    }
+
+    #[test]
+    fn a_spilled_victim_never_shares_a_slot_with_an_earlier_value() {
+        // v0 lives throughout; v1..v4 fill the callee-saved registers around a call, v5 is
+        // spilled and dies, then v6..v9 force v0 (the longest) out to the stack.
+        let mut ops = vec![Op::Entry(V(0))];
+        for i in 1..=5 {
+            ops.push(Op::Imm(V(i), 1));
+        }
+        ops.push(call(V(50)));
+        for i in 1..=5 {
+            ops.push(Op::Alu(AluOp::Add, V(50), Src::V(V(i))));
+        }
+        for i in 6..=9 {
+            ops.push(Op::Imm(V(i), 1));
+        }
+        ops.push(call(V(51)));
+        for i in 6..=9 {
+            ops.push(Op::Alu(AluOp::Add, V(51), Src::V(V(i))));
+        }
+        ops.push(Op::Alu(AluOp::Add, V(51), Src::V(V(0))));
+        ops.push(Op::Exit(0));
+        let a = allocate(&ops);
+        let ivs = intervals(&ops);
+        for x in &ivs {
+            for y in &ivs {
+                let overlap = x.v != y.v && x.start <= y.end && y.start <= x.end;
+                if overlap {
+                    assert_ne!(a.locs[&x.v], a.locs[&y.v], "{:?} and {:?} share", x.v, y.v);
+                }
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub mod event {
     pub const TIME: u64 = 7;
     /// `print(value)`: then the format id (its one argument's type) and the value.
     pub const PRINT_VALUE: u64 = 8;
+    /// `system(fmt, …)` (with `--unsafe`): then the format id and its arguments.
+    pub const SYSTEM: u64 = 9;
+    /// `cat(fmt, …)`: then the format id and its arguments.
+    pub const CAT: u64 = 10;
 }
 
 /// Rounds up to a multiple of 8.

@@ -5,7 +5,11 @@
 //! where strings, keys and events are built (the 512-byte stack only holds spills), 2 a
 //! zero-filled buffer used to clear scratch memory, then one map per `@map`.
 
+mod access;
+mod calls;
 pub mod layout;
+
+pub use calls::signal_number;
 
 use crate::ast::*;
 use crate::check::{const_eval, Checked};
@@ -169,7 +173,7 @@ pub fn compile(
     let mut zeros_max = 8;
     for (pi, probe) in prog.probes.iter().enumerate() {
         for r in points.get(pi).into_iter().flatten() {
-            let mut g = Gen::new(&mut cx, r, pi);
+            let mut g = Gen::new(&mut cx, r);
             g.probe(probe)?;
             scratch_max = scratch_max.max(g.scratch_top);
             zeros_max = zeros_max.max(g.zero_max);
@@ -355,7 +359,6 @@ struct Gen<'a, 'b> {
     vars: HashMap<String, Var>,
     loops: Vec<(L, L)>,
     exit_label: L,
-    _probe: usize,
     /// Registers holding kernel pointers, with the BTF id of the struct they point to.
     kptr: HashMap<V, u32>,
     /// The same for `$` variables.
@@ -375,7 +378,7 @@ fn signed_of(t: &Type) -> bool {
 }
 
 impl<'a, 'b> Gen<'a, 'b> {
-    fn new(cx: &'a mut Ctx<'b>, res: &'a Resolved, probe: usize) -> Self {
+    fn new(cx: &'a mut Ctx<'b>, res: &'a Resolved) -> Self {
         Gen {
             cx,
             res,
@@ -391,7 +394,6 @@ impl<'a, 'b> Gen<'a, 'b> {
             vars: HashMap::new(),
             loops: Vec::new(),
             exit_label: L(0),
-            _probe: probe,
             kptr: HashMap::new(),
             var_kptr: HashMap::new(),
             bools: std::collections::HashSet::new(),
@@ -729,9 +731,9 @@ impl<'a, 'b> Gen<'a, 'b> {
         Ok((i as i32, d))
     }
 
-    /// Writes a map key (plus `extra` trailing bytes) into scratch; returns the pointer.
-    fn key(&mut self, def: &MapDef, keys: &[Expr], extra: u32) -> R<V> {
-        let base = def.key_size - extra;
+    /// Writes a map key into scratch (room for a histogram bucket included); returns the
+    /// pointer.
+    fn key(&mut self, def: &MapDef, keys: &[Expr]) -> R<V> {
         let (k, _) = self.alloc(def.key_size);
         if keys.is_empty() {
             self.emit(Op::Store(Size::DW, k, 0, Src::Imm(0)));
@@ -760,7 +762,6 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             off += n;
         }
-        let _ = base;
         Ok(k)
     }
 
@@ -776,7 +777,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         if let (ValueKind::Agg(kind, lh), ExprKind::Call { args, .. }) = (&def.value, &value.kind) {
             return self.aggregate(mi, &def, *kind, *lh, keys, args);
         }
-        let k = self.key(&def, keys, 0)?;
+        let k = self.key(&def, keys)?;
         let k = self.copy(k);
         let (val, _) = self.alloc(def.value_size);
         if let Some(op) = op {
@@ -828,7 +829,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         } else {
             0
         };
-        let k = self.key(def, keys, extra)?;
+        let k = self.key(def, keys)?;
         let k = self.copy(k);
         let x = match args.first() {
             Some(a) if kind != AggKind::Count => self.int(a)?,
@@ -1058,7 +1059,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             },
             ExprKind::Map { name, keys, .. } => {
                 let (mi, def) = self.map_def(name, e.span)?;
-                let k = self.key(&def, keys, 0)?;
+                let k = self.key(&def, keys)?;
                 match &def.value {
                     ValueKind::Plain(t) if is_memory(t) => {
                         let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
@@ -1371,665 +1372,6 @@ impl<'a, 'b> Gen<'a, 'b> {
         }
         Ok(types)
     }
-
-    fn pid_tgid(&mut self, shift: bool) -> V {
-        let t = self.call(h::GET_CURRENT_PID_TGID, vec![]);
-        if shift {
-            self.alu(AluOp::Rsh, t, Src::Imm(32));
-        } else {
-            self.alu(AluOp::Lsh, t, Src::Imm(32));
-            self.alu(AluOp::Rsh, t, Src::Imm(32));
-        }
-        t
-    }
-
-    fn builtin(&mut self, name: &str, span: Span) -> R<Val> {
-        let int = |v: V| Ok(Val::Int(v, false));
-        match name {
-            "pid" => int(self.pid_tgid(true)),
-            "tid" => int(self.pid_tgid(false)),
-            "uid" | "gid" => {
-                let t = self.call(h::GET_CURRENT_UID_GID, vec![]);
-                if name == "gid" {
-                    self.alu(AluOp::Rsh, t, Src::Imm(32));
-                } else {
-                    self.alu(AluOp::Lsh, t, Src::Imm(32));
-                    self.alu(AluOp::Rsh, t, Src::Imm(32));
-                }
-                int(t)
-            }
-            "nsecs" => int(self.call(h::KTIME_GET_NS, vec![])),
-            "elapsed" => {
-                let t = self.call(h::KTIME_GET_NS, vec![]);
-                let s = self.imm(self.cx.opts.start_ns as i64);
-                self.alu(AluOp::Sub, t, Src::V(s));
-                int(t)
-            }
-            "cpu" => int(self.call(h::GET_SMP_PROCESSOR_ID, vec![])),
-            "rand" => int(self.call(h::GET_PRANDOM_U32, vec![])),
-            "cgroup" => int(self.call(h::GET_CURRENT_CGROUP_ID, vec![])),
-            "curtask" => {
-                let v = self.call(h::GET_CURRENT_TASK, vec![]);
-                if let Ok(btf) = bpfkit::attach::vmlinux_btf() {
-                    if let Some(id) = btf.find_by_name_kind("task_struct", Kind::Struct) {
-                        self.kptr.insert(v, id);
-                    }
-                }
-                int(v)
-            }
-            "jiffies" => int(self.call(h::JIFFIES64, vec![])),
-            "comm" => {
-                let (p, _) = self.alloc(16);
-                self.call(h::GET_CURRENT_COMM, vec![Arg::V(p), Arg::Imm(16)]);
-                Ok(Val::Mem(p, Type::Str(16)))
-            }
-            "probe" => {
-                let n = self.res.name.clone();
-                Ok(self.str_lit(n.as_bytes()))
-            }
-            "func" => {
-                let n = match &self.res.point {
-                    Point::Uprobe { symbol, .. } => symbol.clone(),
-                    Point::Kprobe { function, .. } | Point::Fentry { function, .. } => {
-                        function.clone()
-                    }
-                    _ => String::new(),
-                };
-                Ok(self.str_lit(n.as_bytes()))
-            }
-            "retval" => match self.res.point {
-                Point::Uprobe { .. } | Point::Kprobe { .. } => {
-                    let v = self.v();
-                    self.emit(Op::Load(Size::DW, v, self.ctx, PT_REGS_AX));
-                    Ok(Val::Int(v, true))
-                }
-                _ => Err(Diagnostic::error(
-                    span,
-                    "retval is not available in this probe",
-                )),
-            },
-            "args" => Err(Diagnostic::error(span, "args must be followed by a field")),
-            _ => {
-                if let Some(n) = name
-                    .strip_prefix("arg")
-                    .and_then(|r| r.parse::<usize>().ok())
-                {
-                    return self.arg_n(n, span);
-                }
-                if let Some((_, v)) = self.cx.checked.script_types.enumerators.get(name) {
-                    return int(self.imm(*v));
-                }
-                Err(unsupported(span, &format!("the builtin '{name}'")))
-            }
-        }
-    }
-
-    fn arg_n(&mut self, n: usize, span: Span) -> R<Val> {
-        let off = match (&self.res.point, PT_REGS_ARGS.get(n)) {
-            (Point::Uprobe { .. } | Point::Kprobe { .. }, Some(o)) => *o,
-            (Point::RawTracepoint { .. }, _) if n < 12 => (n * 8) as i16,
-            _ => {
-                return Err(Diagnostic::error(
-                    span,
-                    format!("arg{n} is not available in this probe"),
-                ))
-            }
-        };
-        let v = self.v();
-        self.emit(Op::Load(Size::DW, v, self.ctx, off));
-        Ok(Val::Int(v, false))
-    }
-
-    fn field(&mut self, e: &Expr, base: &Expr, field: &Name) -> R<Val> {
-        if let ExprKind::Ident(b) = &base.kind {
-            if b == "args" {
-                return self.tp_arg(field);
-            }
-        }
-        let bv = self.expr(base)?;
-        let Val::Int(p, _) = bv else {
-            return Err(unsupported(e.span, "field access on this value"));
-        };
-        let Some(sid) = self.kptr.get(&p).copied() else {
-            return Err(Diagnostic::error(
-                base.span,
-                "the type of this pointer is not known: cast it, e.g. ((struct task_struct *)arg0)",
-            ));
-        };
-        let btf =
-            bpfkit::attach::vmlinux_btf().map_err(|x| Diagnostic::error(e.span, x.to_string()))?;
-        let sname = btf
-            .type_by_id(sid)
-            .map(|t| t.name.to_string())
-            .unwrap_or_default();
-        let (bits, tid, bf) = find_member(&btf, sid, &field.name, 0).ok_or_else(|| {
-            Diagnostic::error(
-                field.span,
-                format!(
-                    "Struct/union of type 'struct {sname}' does not contain a field named '{}'",
-                    field.name
-                ),
-            )
-        })?;
-        let off = (bits / 8) as i32;
-        let rt = btf.resolve_type(tid).unwrap_or(tid);
-        let t = btf
-            .type_by_id(rt)
-            .map_err(|x| Diagnostic::error(field.span, x.to_string()))?;
-        let addr = self.copy(p);
-        self.alu(AluOp::Add, addr, Src::Imm(off));
-        match t.kind {
-            Kind::Struct | Kind::Union => {
-                self.kptr.insert(addr, rt);
-                Ok(Val::Int(addr, false))
-            }
-            Kind::Ptr => {
-                let v = self.read_kernel(addr, 8);
-                let pointee = t
-                    .referenced()
-                    .and_then(|r| btf.resolve_type(r).ok())
-                    .unwrap_or(0);
-                if btf
-                    .type_by_id(pointee)
-                    .is_ok_and(|x| matches!(x.kind, Kind::Struct | Kind::Union))
-                {
-                    self.kptr.insert(v, pointee);
-                }
-                Ok(Val::Int(v, false))
-            }
-            Kind::Int | Kind::Enum | Kind::Enum64 => {
-                let size = t.size().unwrap_or(8).min(8);
-                let signed = matches!(&t.detail, Detail::Int(i) if i.is_signed());
-                let v = self.read_kernel(addr, size);
-                if bf > 0 {
-                    self.alu(AluOp::Rsh, v, Src::Imm((bits % 8) as i32));
-                    let m = self.imm((1i64 << bf) - 1);
-                    self.alu(AluOp::And, v, Src::V(m));
-                } else if signed && size < 8 {
-                    let sh = 64 - 8 * size as i32;
-                    self.alu(AluOp::Lsh, v, Src::Imm(sh));
-                    self.alu(AluOp::Arsh, v, Src::Imm(sh));
-                }
-                Ok(Val::Int(v, signed))
-            }
-            Kind::Array => {
-                let (elem, n) = match &t.detail {
-                    Detail::Array(a) => (a.elem_type, a.nelems),
-                    _ => (0, 0),
-                };
-                let er = btf.resolve_type(elem).unwrap_or(elem);
-                let is_char = btf
-                    .type_by_id(er)
-                    .is_ok_and(|x| x.kind == Kind::Int && x.size() == Some(1));
-                if !is_char || n == 0 || n > 4096 {
-                    return Err(unsupported(field.span, "reading this array member"));
-                }
-                let (buf, _) = self.alloc(n + 1);
-                self.zero(buf, n + 1);
-                self.call(
-                    h::PROBE_READ_KERNEL,
-                    vec![Arg::V(buf), Arg::Imm(i64::from(n)), Arg::V(addr)],
-                );
-                Ok(Val::Mem(buf, Type::Str(u64::from(n + 1))))
-            }
-            _ => Err(unsupported(field.span, "reading this member type")),
-        }
-    }
-
-    /// Reads `n` (≤ 8) bytes at `addr` into a fresh register (0 on fault). The legacy
-    /// `probe_read` reads kernel and user addresses alike on x86-64, and tracepoint struct
-    /// pointers (`args->rqtp`) are often user memory.
-    fn read_kernel(&mut self, addr: V, n: u32) -> V {
-        let (slot, _) = self.alloc(8);
-        self.emit(Op::Store(Size::DW, slot, 0, Src::Imm(0)));
-        self.call(
-            h::PROBE_READ,
-            vec![Arg::V(slot), Arg::Imm(i64::from(n)), Arg::V(addr)],
-        );
-        let v = self.v();
-        let size = match n {
-            1 => Size::B,
-            2 => Size::H,
-            3 | 4 => Size::W,
-            _ => Size::DW,
-        };
-        self.emit(Op::Load(size, v, slot, 0));
-        v
-    }
-
-    fn tp_arg(&mut self, field: &Name) -> R<Val> {
-        let Point::Tracepoint { format, .. } = &self.res.point else {
-            return Err(Diagnostic::error(
-                field.span,
-                "args is only available in tracepoint probes here",
-            ));
-        };
-        let f = format
-            .args()
-            .find(|f| f.name == field.name)
-            .cloned()
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    field.span,
-                    format!(
-                        "Can't find field '{}' in tracepoint {}",
-                        field.name, self.res.name
-                    ),
-                )
-            })?;
-        let ty = tracepoint_field_type(&f.ty, f.size, f.signed, &NoTypes);
-        let off = f.offset as i16;
-        if let Some(dynk) = f.ty.dynamic {
-            let n = 1024u32;
-            let (p, _) = self.alloc(n);
-            let loc = self.v();
-            self.emit(Op::Load(Size::W, loc, self.ctx, off));
-            self.alu(AluOp::And, loc, Src::Imm(0xffff));
-            if dynk == Dynamic::RelLoc {
-                self.alu(AluOp::Add, loc, Src::Imm(i32::from(off) + 4));
-            }
-            let src = self.copy(self.ctx);
-            self.alu(AluOp::Add, src, Src::V(loc));
-            self.zero(p, n);
-            self.call(
-                h::PROBE_READ_KERNEL_STR,
-                vec![Arg::V(p), Arg::Imm(i64::from(n)), Arg::V(src)],
-            );
-            return Ok(Val::Mem(p, Type::Str(u64::from(n))));
-        }
-        if let Type::Str(n) = ty {
-            let n = n as u32;
-            let (p, _) = self.alloc(n + 1);
-            self.zero(p, n + 1);
-            let src = self.copy(self.ctx);
-            self.alu(AluOp::Add, src, Src::Imm(i32::from(off)));
-            self.call(
-                h::PROBE_READ_KERNEL,
-                vec![Arg::V(p), Arg::Imm(i64::from(n)), Arg::V(src)],
-            );
-            return Ok(Val::Mem(p, Type::Str(u64::from(n + 1))));
-        }
-        let size = match f.size {
-            1 => Size::B,
-            2 => Size::H,
-            4 => Size::W,
-            8 => Size::DW,
-            _ => return Err(unsupported(field.span, "this tracepoint field type")),
-        };
-        let v = self.v();
-        self.emit(Op::Load(size, v, self.ctx, off));
-        if f.ty.pointer_depth == 1 {
-            let named =
-                f.ty.base
-                    .strip_prefix("struct ")
-                    .map(|n| (n, Kind::Struct))
-                    .or_else(|| f.ty.base.strip_prefix("union ").map(|n| (n, Kind::Union)));
-            if let (Some((n, k)), Ok(btf)) = (named, bpfkit::attach::vmlinux_btf()) {
-                if let Some(id) = btf.find_by_name_kind(n, k) {
-                    self.kptr.insert(v, id);
-                }
-            }
-        }
-        let signed = signed_of(&ty);
-        if signed && f.size < 8 {
-            let sh = 64 - 8 * f.size as i32;
-            self.alu(AluOp::Lsh, v, Src::Imm(sh));
-            self.alu(AluOp::Arsh, v, Src::Imm(sh));
-        }
-        Ok(Val::Int(v, signed))
-    }
-
-    fn map_arg(&self, e: &Expr) -> R<(String, Vec<Expr>)> {
-        match &e.kind {
-            ExprKind::Map { name, keys, .. } => Ok((name.clone(), keys.clone())),
-            _ => Err(Diagnostic::error(e.span, "expected a map")),
-        }
-    }
-
-    fn send(&mut self, kind: u64, id: i64, payload: &[Val]) -> R<Vec<Type>> {
-        let size: u32 = 16
-            + payload
-                .iter()
-                .map(|v| match v {
-                    Val::Int(..) => 8,
-                    Val::Mem(_, t) => size_of(t),
-                    Val::Void => 0,
-                })
-                .sum::<u32>();
-        let (p, _) = self.alloc(size);
-        self.emit(Op::Store(Size::DW, p, 0, Src::Imm(kind as i32)));
-        let idv = self.imm(id);
-        self.emit(Op::Store(Size::DW, p, 8, Src::V(idv)));
-        let body = self.copy(p);
-        self.alu(AluOp::Add, body, Src::Imm(16));
-        let types = self.write_packed(body, payload)?;
-        let r = self.call(
-            h::RINGBUF_OUTPUT,
-            vec![
-                Arg::Map(MAP_EVENTS),
-                Arg::V(p),
-                Arg::Imm(i64::from(size)),
-                Arg::Imm(0),
-            ],
-        );
-        // A full ring refuses the record: count it so the runtime reports the loss.
-        let sent = self.l();
-        self.emit(Op::Br(JmpOp::Eq, r, Src::Imm(0), sent));
-        let z = self.call_zero_value();
-        let c = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(MAP_LOST), Arg::V(z)]);
-        self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), sent));
-        let t = self.v();
-        self.emit(Op::Load(Size::DW, t, c, 0));
-        self.alu(AluOp::Add, t, Src::Imm(1));
-        self.emit(Op::Store(Size::DW, c, 0, Src::V(t)));
-        self.emit(Op::Label(sent));
-        Ok(types)
-    }
-
-    fn call_fn(&mut self, e: &Expr, name: &str, args: &[Expr]) -> R<Val> {
-        match name {
-            "printf" | "time" => {
-                let fmt = match args.first().map(|a| &a.kind) {
-                    Some(ExprKind::Str(s)) => String::from_utf8_lossy(s).into_owned(),
-                    None if name == "time" => "%H:%M:%S\n".to_string(),
-                    _ => {
-                        return Err(Diagnostic::error(
-                            e.span,
-                            "the format must be a string literal",
-                        ))
-                    }
-                };
-                let mut vals = Vec::new();
-                for a in args.iter().skip(1) {
-                    vals.push(self.expr(a)?);
-                }
-                let kind = if name == "time" {
-                    event::TIME
-                } else {
-                    event::PRINTF
-                };
-                let id = self.cx.formats.len() as i64;
-                self.cx.format(fmt.clone(), Vec::new());
-                let types = self.send(kind, id, &vals)?;
-                if let Some(f) = self.cx.formats.get_mut(id as usize) {
-                    f.args = types;
-                }
-                Ok(Val::Void)
-            }
-            "print" => {
-                let Some(a) = args.first() else {
-                    return Err(Diagnostic::error(e.span, "print() needs an argument"));
-                };
-                if let ExprKind::Map { name, keys, .. } = &a.kind {
-                    if keys.is_empty()
-                        || matches!(self.map_def(name, a.span)?.1.value, ValueKind::Agg(..))
-                            && keys.is_empty()
-                    {
-                        let (mi, _) = self.map_def(name, a.span)?;
-                        self.send(event::PRINT, i64::from(mi), &[])?;
-                        return Ok(Val::Void);
-                    }
-                }
-                let v = self.expr(a)?;
-                let id = self.cx.formats.len() as i64;
-                self.cx.format(String::new(), Vec::new());
-                let types = self.send(event::PRINT_VALUE, id, &[v])?;
-                if let Some(f) = self.cx.formats.get_mut(id as usize) {
-                    f.args = types;
-                }
-                Ok(Val::Void)
-            }
-            "clear" | "zero" => {
-                let (m, _) =
-                    self.map_arg(args.first().ok_or_else(|| {
-                        Diagnostic::error(e.span, format!("{name}() needs a map"))
-                    })?)?;
-                let (mi, _) = self.map_def(&m, e.span)?;
-                let k = if name == "clear" {
-                    event::CLEAR
-                } else {
-                    event::ZERO
-                };
-                self.send(k, i64::from(mi), &[])?;
-                Ok(Val::Void)
-            }
-            "delete" => {
-                let a = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error(e.span, "delete() needs a map element"))?;
-                let (m, mut keys) = self.map_arg(a)?;
-                if args.len() > 1 {
-                    keys = args.get(1).cloned().into_iter().collect();
-                }
-                let (mi, def) = self.map_def(&m, a.span)?;
-                if matches!(def.value, ValueKind::Agg(AggKind::Hist | AggKind::Lhist, _)) {
-                    return Err(unsupported(e.span, "delete() on a histogram map"));
-                }
-                let k = self.key(&def, &keys, 0)?;
-                self.call(h::MAP_DELETE_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
-                Ok(Val::Void)
-            }
-            "has_key" => {
-                let (m, _) = self.map_arg(
-                    args.first()
-                        .ok_or_else(|| Diagnostic::error(e.span, "has_key() needs a map"))?,
-                )?;
-                let keys: Vec<Expr> = args.iter().skip(1).cloned().collect();
-                let (mi, def) = self.map_def(&m, e.span)?;
-                let k = self.key(&def, &keys, 0)?;
-                let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
-                let r = self.imm(0);
-                let l = self.l();
-                self.emit(Op::Br(JmpOp::Eq, p, Src::Imm(0), l));
-                self.emit(Op::Imm(r, 1));
-                self.emit(Op::Label(l));
-                Ok(Val::Int(r, false))
-            }
-            "exit" => {
-                let code = match args.first() {
-                    Some(a) => Val::Int(self.int(a)?, true),
-                    None => Val::Int(self.imm(0), true),
-                };
-                self.send(event::EXIT, 0, &[code])?;
-                let l = self.exit_label;
-                self.emit(Op::Jmp(l));
-                Ok(Val::Void)
-            }
-            "str" => {
-                let a = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error(e.span, "str() needs an argument"))?;
-                let src = self.expr(a)?;
-                let n = match self.checked_type(e) {
-                    Type::Str(n) => n as u32,
-                    _ => 1024,
-                };
-                let (p, _) = self.alloc(n);
-                self.zero(p, n);
-                let len: Arg = match args.get(1) {
-                    Some(l) => {
-                        let lv = self.int(l)?;
-                        let lv = self.copy(lv);
-                        self.alu(AluOp::Add, lv, Src::Imm(1));
-                        let ok = self.l();
-                        self.emit(Op::Br(JmpOp::Le, lv, Src::Imm(n as i32), ok));
-                        self.emit(Op::Imm(lv, i64::from(n)));
-                        self.emit(Op::Label(ok));
-                        Arg::V(lv)
-                    }
-                    None => Arg::Imm(i64::from(n)),
-                };
-                match src {
-                    Val::Int(ptr, _) => {
-                        self.call(h::PROBE_READ_STR, vec![Arg::V(p), len, Arg::V(ptr)]);
-                        Ok(Val::Mem(p, Type::Str(u64::from(n))))
-                    }
-                    v @ Val::Mem(..) => Ok(v),
-                    Val::Void => Err(Diagnostic::error(a.span, "str() of nothing")),
-                }
-            }
-            "join" => {
-                let (p, _) = self.join_value(e, args)?;
-                Ok(Val::Mem(p, Type::Str(u64::from(JOIN_MASK + 1))))
-            }
-            "strlen" => {
-                let a = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error(e.span, "strlen() needs a string"))?;
-                let Val::Mem(p, t) = self.expr(a)? else {
-                    return Err(Diagnostic::error(a.span, "strlen() needs a string"));
-                };
-                let n = size_of(&t).min(256);
-                let r = self.imm(0);
-                let out = self.l();
-                let c = self.v();
-                for i in 0..n {
-                    self.emit(Op::Load(Size::B, c, p, i as i16));
-                    self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), out));
-                    self.emit(Op::Imm(r, i64::from(i + 1)));
-                }
-                self.emit(Op::Label(out));
-                Ok(Val::Int(r, false))
-            }
-            "signal" => {
-                let a = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error(e.span, "signal() needs a signal"))?;
-                let sig = match &a.kind {
-                    ExprKind::Str(s) => signal_number(&String::from_utf8_lossy(s))
-                        .ok_or_else(|| Diagnostic::error(a.span, "unknown signal"))?,
-                    _ => const_eval(a)
-                        .ok_or_else(|| Diagnostic::error(a.span, "signal() needs a constant"))?,
-                };
-                self.call(h::SEND_SIGNAL, vec![Arg::Imm(sig)]);
-                Ok(Val::Void)
-            }
-            "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => Err(
-                Diagnostic::error(e.span, format!("{name}() must be assigned to a map")),
-            ),
-            _ => Err(unsupported(e.span, &format!("the function {name}()"))),
-        }
-    }
-
-    /// Reads a NULL-terminated array of string pointers (at most 16) into one buffer, the
-    /// strings separated by single spaces (or the one-character delimiter given).
-    fn join_value(&mut self, e: &Expr, args: &[Expr]) -> R<(V, u32)> {
-        let a = args
-            .first()
-            .ok_or_else(|| Diagnostic::error(e.span, "join() needs an array"))?;
-        let sep = match args.get(1).map(|d| &d.kind) {
-            Some(ExprKind::Str(s)) => s.first().copied().unwrap_or(b' '),
-            Some(_) => {
-                return Err(Diagnostic::error(
-                    e.span,
-                    "join()'s delimiter must be a string literal",
-                ))
-            }
-            None => b' ',
-        };
-        let arr = self.int(a)?;
-        let arr = self.copy(arr);
-        let total = JOIN_MASK + 1 + JOIN_ARG_LEN;
-        let (buf, _) = self.alloc(total);
-        let (slot, _) = self.alloc(8);
-        self.emit(Op::Store(Size::B, buf, 0, Src::Imm(0)));
-        let off = self.imm(0);
-        let done = self.l();
-        for i in 0..JOIN_ARGS {
-            let src = self.copy(arr);
-            self.alu(AluOp::Add, src, Src::Imm((i * 8) as i32));
-            self.call(h::PROBE_READ, vec![Arg::V(slot), Arg::Imm(8), Arg::V(src)]);
-            let ptr = self.v();
-            self.emit(Op::Load(Size::DW, ptr, slot, 0));
-            self.emit(Op::Br(JmpOp::Eq, ptr, Src::Imm(0), done));
-            self.alu(AluOp::And, off, Src::Imm(JOIN_MASK as i32));
-            let dst = self.copy(buf);
-            self.alu(AluOp::Add, dst, Src::V(off));
-            let n = self.call(
-                h::PROBE_READ_STR,
-                vec![Arg::V(dst), Arg::Imm(i64::from(JOIN_ARG_LEN)), Arg::V(ptr)],
-            );
-            self.emit(Op::Br(JmpOp::Sle, n, Src::Imm(0), done));
-            self.emit(Op::Br(JmpOp::Sgt, n, Src::Imm(JOIN_ARG_LEN as i32), done));
-            self.alu(AluOp::Add, off, Src::V(n));
-            let at = self.copy(off);
-            self.alu(AluOp::Sub, at, Src::Imm(1));
-            self.alu(AluOp::And, at, Src::Imm(JOIN_MASK as i32));
-            let d2 = self.copy(buf);
-            self.alu(AluOp::Add, d2, Src::V(at));
-            self.emit(Op::Store(Size::B, d2, 0, Src::Imm(i32::from(sep))));
-        }
-        self.emit(Op::Label(done));
-        // The last separator becomes the terminator.
-        let fin = self.l();
-        self.emit(Op::Br(JmpOp::Eq, off, Src::Imm(0), fin));
-        self.alu(AluOp::Sub, off, Src::Imm(1));
-        self.alu(AluOp::And, off, Src::Imm(JOIN_MASK as i32));
-        let d3 = self.copy(buf);
-        self.alu(AluOp::Add, d3, Src::V(off));
-        self.emit(Op::Store(Size::B, d3, 0, Src::Imm(0)));
-        self.emit(Op::Label(fin));
-        Ok((buf, total))
-    }
-
-    fn join_stmt(&mut self, e: &Expr, args: &[Expr]) -> R<()> {
-        let (p, _) = self.join_value(e, args)?;
-        self.send(
-            event::JOIN,
-            0,
-            &[Val::Mem(p, Type::Str(u64::from(JOIN_MASK + 1)))],
-        )?;
-        Ok(())
-    }
-}
-
-/// A member of struct `sid` by name, looking into anonymous members: `(bit offset, type id,
-/// bitfield width)`.
-fn find_member(btf: &Btf, sid: u32, name: &str, base: u32) -> Option<(u32, u32, u8)> {
-    let t = btf.type_by_id(sid).ok()?;
-    for m in t.members() {
-        if m.name == name {
-            return Some((base + m.bit_offset, m.type_id, m.bitfield_size));
-        }
-        if m.name.is_empty() {
-            let inner = btf.resolve_type(m.type_id).ok()?;
-            if let Some(r) = find_member(btf, inner, name, base + m.bit_offset) {
-                return Some(r);
-            }
-        }
-    }
-    None
-}
-
-/// `struct pt_regs` (x86-64) offsets of the argument registers di, si, dx, cx, r8, r9.
-const PT_REGS_ARGS: [i16; 6] = [112, 104, 96, 88, 72, 64];
-/// Offset of ax (the return value).
-const PT_REGS_AX: i16 = 80;
-
-/// A signal's number from its name (`SIGKILL` or `KILL`).
-pub fn signal_number(name: &str) -> Option<i64> {
-    let n = name.strip_prefix("SIG").unwrap_or(name);
-    Some(match n {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "ILL" => 4,
-        "TRAP" => 5,
-        "ABRT" => 6,
-        "BUS" => 7,
-        "FPE" => 8,
-        "KILL" => 9,
-        "USR1" => 10,
-        "SEGV" => 11,
-        "USR2" => 12,
-        "PIPE" => 13,
-        "ALRM" => 14,
-        "TERM" => 15,
-        "CHLD" => 17,
-        "CONT" => 18,
-        "STOP" => 19,
-        _ => return None,
-    })
 }
 
 impl Ctx<'_> {

@@ -283,8 +283,8 @@ mod tests {
         assert_eq!(hist_label(1), "[0]");
         assert_eq!(hist_label(2), "[1]");
         assert_eq!(hist_label(3), "[2, 4)");
-        assert_eq!(hist_label(12), "[512, 1K)");
-        assert_eq!(hist_label(22), "[512K, 1M)");
+        assert_eq!(hist_label(11), "[512, 1K)");
+        assert_eq!(hist_label(21), "[512K, 1M)");
         assert_eq!(lhist_label(0, 0, 100, 10), "(..., 0)");
         assert_eq!(lhist_label(2, 0, 100, 10), "[10, 20)");
         assert_eq!(lhist_label(11, 0, 100, 10), "[100, ...)");

@@ -209,7 +209,30 @@ impl<'a> Runtime<'a> {
                     }
                 }
             }
-            event::PRINT => self.print_map(id),
+            event::SYSTEM | event::CAT => {
+                if let Some(f) = self.compiled.formats.get(id) {
+                    let vals = decode_all(&f.args, body);
+                    let arg = printf(&f.fmt, &vals);
+                    let text = if kind == event::SYSTEM {
+                        // Runs as bpftrace does: through the shell, its output in ours.
+                        match std::process::Command::new("/bin/sh")
+                            .arg("-c")
+                            .arg(&arg)
+                            .output()
+                        {
+                            Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+                            Err(e) => format!("system(\"{arg}\"): {e}\n"),
+                        }
+                    } else {
+                        match std::fs::read(&arg) {
+                            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                            Err(e) => format!("cat(\"{arg}\"): {e}\n"),
+                        }
+                    };
+                    self.text(&text);
+                }
+            }
+            event::PRINT => self.print_map_now(id),
             event::CLEAR => self.clear_map(id, false),
             event::ZERO => self.clear_map(id, true),
             event::EXIT => {
@@ -324,6 +347,24 @@ impl<'a> Runtime<'a> {
             v.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then_with(|| a.0.cmp(&b.0)));
         }
         v
+    }
+
+    /// `print(@m)`: like the exit-time printing, but a scalar map without a value prints
+    /// its zero (`@: 0`).
+    fn print_map_now(&mut self, idx: usize) {
+        if let (Some(def), Some(map)) = (self.compiled.maps.get(idx), self.maps.get(idx)) {
+            let empty = map.keys().next().is_none();
+            let scalar = matches!(
+                def.value,
+                ValueKind::Plain(_) | ValueKind::Agg(AggKind::Count | AggKind::Sum, _)
+            );
+            if empty && def.key.is_none() && scalar && self.format == OutputFormat::Text {
+                let line = format!("{}: 0\n", def.name);
+                self.write(&line);
+                return;
+            }
+        }
+        self.print_map(idx);
     }
 
     /// Prints map `idx` as bpftrace does.
