@@ -33,12 +33,10 @@ const COVERED: &[&str] = &[
     "opensnoop",
     "pidpersec",
     "runqlat",
-    "runqlen",
     "setuids",
     "statsnoop",
     "syncsnoop",
     "syscount",
-    "tcpdrop",
     "writeback",
 ];
 
@@ -62,6 +60,8 @@ const EXCLUDED: &[(&str, Exclusion)] = &[
     ("vfsstat", Exclusion::Kprobes),
     ("xfsdist", Exclusion::Kprobes),
     ("loads", Exclusion::MissingKernelSymbol("avenrun")),
+    ("runqlen", Exclusion::KernelField("cfs_rq", "nr_running")),
+    ("tcpdrop", Exclusion::NotYetSupported("ntop")),
     (
         "threadsnoop",
         Exclusion::MissingSymbol("libpthread.so.0", "pthread_create"),
@@ -85,6 +85,11 @@ enum Exclusion {
     MissingSymbol(&'static str, &'static str),
     /// `kaddr()` of a data symbol /proc/kallsyms does not list (no CONFIG_KALLSYMS_ALL).
     MissingKernelSymbol(&'static str),
+    /// The tool reads a field of a kernel struct that this kernel's BTF no longer has (the
+    /// tool's own copy of the struct takes the kernel's layout; bpftrace rejects it too).
+    KernelField(&'static str, &'static str),
+    /// The tool calls a function `bpfkit trace` does not compile yet (issue 5 lists it).
+    NotYetSupported(&'static str),
 }
 
 fn tool_path(name: &str) -> PathBuf {
@@ -174,6 +179,39 @@ fn every_tool_is_covered_or_excluded() {
                     "/proc/kallsyms lists {sym} now: run {name}"
                 );
                 println!("excluded {name}: /proc/kallsyms does not list {sym}");
+            }
+            Some((_, Exclusion::KernelField(st, field))) => {
+                let text = std::fs::read_to_string(tool_path(name)).expect("tool text");
+                assert!(
+                    text.contains(&format!("->{field}")),
+                    "{name} does not read {field}"
+                );
+                let btf = bpfkit_btf::Btf::vmlinux().expect("vmlinux BTF");
+                let id = btf
+                    .find_by_name_kind(st, bpfkit_btf::Kind::Struct)
+                    .expect("struct in vmlinux BTF");
+                let has = btf
+                    .type_by_id(id)
+                    .expect("struct type")
+                    .members()
+                    .iter()
+                    .any(|m| m.name == *field);
+                assert!(!has, "struct {st} has {field} again: run {name}");
+                println!("excluded {name}: struct {st} has no {field} on this kernel");
+            }
+            Some((_, Exclusion::NotYetSupported(func))) => {
+                let out = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+                    .args(["trace", "--dry-run"])
+                    .arg(tool_path(name))
+                    .output()
+                    .expect("run bpfkit trace --dry-run");
+                let text = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    !out.status.success()
+                        && text.contains(&format!("the function {func}() is not supported")),
+                    "bpfkit trace compiles {func}() now: run {name}\n{text}"
+                );
+                println!("excluded {name}: bpfkit trace does not support {func}() yet");
             }
             None => {
                 assert!(
@@ -589,26 +627,6 @@ fn cpuwalk() {
 }
 
 #[test]
-fn runqlen() {
-    let mut r = Running::start("runqlen");
-    header(
-        &mut r,
-        "Sampling run queue length at 99 Hertz... Hit Ctrl-C to end.",
-    );
-    run("timeout", &["0.3", "sh", "-c", "while :; do :; done"]);
-    let out = r.interrupt();
-    let after = out
-        .split("@runqlen:")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no @runqlen histogram:\n{out}"));
-    let re = regex(HIST_LINE);
-    assert!(
-        after.lines().any(|l| re.is_match(l)),
-        "no histogram lines:\n{out}"
-    );
-}
-
-#[test]
 fn bitesize() {
     let mut r = Running::start("bitesize");
     header(&mut r, "Tracing block device I/O... Hit Ctrl-C to end.");
@@ -678,23 +696,4 @@ fn gethostlatency() {
         &format!(r"^\d\d:\d\d:\d\d\s+{pid}\s+getent\s+\d+ localhost$"),
         "lookup",
     );
-}
-
-#[test]
-fn tcpdrop() {
-    let mut r = Running::start("tcpdrop");
-    header(&mut r, "Tracing tcp drops. Hit Ctrl-C to end.");
-    header(
-        &mut r,
-        &format!(
-            "{:<8} {:<8} {:<16} {:<21} {:<21} {:<8}",
-            "TIME", "PID", "COMM", "SADDR:SPORT", "DADDR:DPORT", "STATE"
-        ),
-    );
-    // The drop itself is not triggered: tcpdrop reports only drops whose skb still holds its
-    // socket, and the ones a test can cause on loopback (segments to closed or orphaned
-    // sockets, full receive buffers) are freed after the socket was detached. Attaching,
-    // compiling its BTF struct walks, the header and a clean exit on Ctrl-C are checked.
-    let out = r.interrupt();
-    assert!(!out.contains("ERROR"), "{out}");
 }

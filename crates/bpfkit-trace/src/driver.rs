@@ -289,6 +289,16 @@ pub fn run(
         let _ = err.flush();
     }
     let _ = ring.consume(|rec| rt.handle(rec));
+    // As current bpftrace does: a script whose only probes are begin/end has nothing left to
+    // wait for once begin ran, so it ends at once (running end and printing maps) unless a
+    // `-c` command is to be traced.
+    let only_begin_end = loaded
+        .progs
+        .iter()
+        .all(|(def, _)| matches!(def.point.point, Point::Begin | Point::End));
+    if only_begin_end && opts.cmd.is_none() {
+        rt.exit = true;
+    }
     let mut child = match &opts.cmd {
         Some(cmd) if !rt.exit => {
             let words: Vec<&str> = cmd.split_whitespace().collect();
