@@ -453,10 +453,21 @@ fn frame(proto: u8) -> Vec<u8> {
     f
 }
 
+/// Removes a pin when the test ends, passed or failed, so a failure does not leave the
+/// program loaded.
+struct PinGuard(PathBuf);
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[test]
 fn prog_run_reports_the_xdp_example_verdict_for_each_packet() {
     let dir = PathBuf::from("/sys/fs/bpf").join(format!("bpfkit_netrun_{}", std::process::id()));
     let _ = std::fs::remove_file(&dir);
+    let guard = PinGuard(dir.clone());
     ok(&[
         "prog",
         "load",
@@ -497,4 +508,5 @@ fn prog_run_reports_the_xdp_example_verdict_for_each_packet() {
     );
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::remove_file(&dir).unwrap();
+    drop(guard);
 }
