@@ -675,6 +675,15 @@ fn run_prog(g: &Global, args: &mut Args) -> Result<(), CliError> {
     }
     let data_in = data_in.unwrap_or_default();
     let ctx_in = ctx_in.unwrap_or_default();
+    // Beyond bpftool: a pcap file as data_in runs the program once per packet.
+    if let Some(packets) = pcap_packets(&data_in)? {
+        if data_out.is_some() || ctx_out.is_some() {
+            return Err(fail(
+                "data_out and ctx_out take one packet: give data_in a raw packet, not a pcap file",
+            ));
+        }
+        return run_packets(g, fd.as_fd(), &packets, &ctx_in, repeat);
+    }
     let t = bpfkit_sys::prog::TestRun {
         data_in: &data_in,
         data_out_size: data_out
@@ -709,6 +718,92 @@ fn run_prog(g: &Global, args: &mut Args) -> Result<(), CliError> {
             if repeat > 1 { " (average)" } else { "" },
             r.duration_ns
         );
+    }
+    Ok(())
+}
+
+/// The packets of a pcap capture (classic format, either byte order, micro- or nanosecond
+/// timestamps), or `None` when `data` is not one.
+fn pcap_packets(data: &[u8]) -> Result<Option<Vec<&[u8]>>, CliError> {
+    let Some(magic) = data.get(..4) else {
+        return Ok(None);
+    };
+    let le = match magic {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        _ => return Ok(None),
+    };
+    let u32_at = |off: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let bad = |what: &str| fail(format!("data_in is a truncated pcap file: {what}"));
+    if data.len() < 24 {
+        return Err(bad("no complete file header"));
+    }
+    let mut packets = Vec::new();
+    let mut off = 24;
+    while off < data.len() {
+        let len = u32_at(off + 8).ok_or_else(|| bad("a record header is cut short"))? as usize;
+        let start = off + 16;
+        let pkt = data
+            .get(start..start.saturating_add(len))
+            .ok_or_else(|| bad(&format!("packet {} is cut short", packets.len() + 1)))?;
+        packets.push(pkt);
+        off = start + len;
+    }
+    Ok(Some(packets))
+}
+
+/// Runs the program on each packet and prints one verdict per packet.
+fn run_packets(
+    g: &Global,
+    fd: std::os::fd::BorrowedFd<'_>,
+    packets: &[&[u8]],
+    ctx_in: &[u8],
+    repeat: u32,
+) -> Result<(), CliError> {
+    let mut items = Vec::new();
+    let mut text = String::new();
+    for (i, pkt) in packets.iter().enumerate() {
+        let t = bpfkit_sys::prog::TestRun {
+            data_in: pkt,
+            data_out_size: None,
+            ctx_in,
+            ctx_out_size: None,
+            repeat,
+            flags: 0,
+            cpu: 0,
+            batch_size: 0,
+        };
+        let r = bpfkit_sys::prog::prog_test_run(fd, &t).map_err(|e| {
+            fail(format!(
+                "failed to run program on packet {}: {}",
+                i + 1,
+                target::sys_err(&e)
+            ))
+        })?;
+        let mut o = J::obj();
+        o.push("packet", J::U(i as u64 + 1))
+            .push("retval", J::U(r.retval.into()))
+            .push("duration", J::U(r.duration_ns.into()));
+        items.push(o);
+        text.push_str(&format!(
+            "Packet {}: return value: {}, duration{}: {}ns\n",
+            i + 1,
+            r.retval,
+            if repeat > 1 { " (average)" } else { "" },
+            r.duration_ns
+        ));
+    }
+    if g.json() {
+        print_json(g, &J::Arr(items));
+    } else {
+        crate::emit(&text)?;
     }
     Ok(())
 }

@@ -486,6 +486,7 @@ fn prog_run_reports_the_xdp_example_verdict_for_each_packet() {
         (frame(6), 2),
         ([[0xffu8; 12].as_slice(), &[0x08, 0x06, 0, 1]].concat(), 2),
     ];
+    // One raw packet per run, as bpftool takes it…
     let mut verdicts = Vec::new();
     for (i, (pkt, _)) in packets.iter().enumerate() {
         let f = tmp.join(format!("pkt{i}"));
@@ -501,11 +502,56 @@ fn prog_run_reports_the_xdp_example_verdict_for_each_packet() {
         ]);
         verdicts.push(json(&out)["retval"].as_u64().unwrap() as u32);
     }
+    // …and all of them from one pcap file, one verdict per packet.
+    let mut pcap = Vec::new();
+    // File header: magic, version 2.4, zone, sigfigs, snaplen, link type Ethernet.
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        pcap.extend_from_slice(&v.to_le_bytes());
+    }
+    for (pkt, _) in &packets {
+        for v in [0u32, 0, pkt.len() as u32, pkt.len() as u32] {
+            pcap.extend_from_slice(&v.to_le_bytes());
+        }
+        pcap.extend_from_slice(pkt);
+    }
+    let pcap_file = tmp.join("packets.pcap");
+    std::fs::write(&pcap_file, &pcap).unwrap();
+    let out = ok(&[
+        "-j",
+        "prog",
+        "run",
+        "pinned",
+        &pin,
+        "data_in",
+        pcap_file.to_str().unwrap(),
+    ]);
+    let from_pcap: Vec<u32> = json(&out)
+        .as_array()
+        .expect("one JSON object per packet")
+        .iter()
+        .map(|o| o["retval"].as_u64().unwrap() as u32)
+        .collect();
+    let text = ok(&[
+        "prog",
+        "run",
+        "pinned",
+        &pin,
+        "data_in",
+        pcap_file.to_str().unwrap(),
+    ]);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .starts_with("Packet 1: return value: 1,"),
+        "{text}"
+    );
     let want: Vec<u32> = packets.iter().map(|(_, v)| *v).collect();
     assert_eq!(
         verdicts, want,
         "XDP_DROP (1) for ICMP, XDP_PASS (2) for the rest"
     );
+    assert_eq!(from_pcap, want, "the pcap run gives the same verdicts");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::remove_file(&dir).unwrap();
     drop(guard);
