@@ -3,7 +3,7 @@
 //!
 //! Kernel objects are owned file descriptors inside typed wrappers ([`Map`], [`Program`],
 //! [`Link`]): dropping a wrapper closes its descriptor, and dropping a [`Link`] detaches it.
-//! Every kernel call goes through `bpfkit-sys`; this crate holds no `unsafe` code.
+//! Every kernel call goes through `bpfkit-sys`; this crate itself is `forbid(unsafe_code)`.
 //!
 //! Clang-built objects load the way libbpf loads them through [`ObjectBuilder`] (open, adjust,
 //! load) and [`Object`] (attach); [`skeleton`] generates Rust skeletons of such objects.

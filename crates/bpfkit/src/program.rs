@@ -508,7 +508,7 @@ impl ProgramInfo {
                 ..Default::default()
             };
             // A pointer into our own Vec: the address is handed to the kernel as plain data,
-            // which needs no unsafe here; the Vec outlives the call.
+            // so this side stays safe code; the Vec outlives the call.
             bpfkit_sys::obj::obj_get_info_by_fd(fd, &mut again)?;
             map_ids.truncate(again.nr_map_ids as usize);
         }

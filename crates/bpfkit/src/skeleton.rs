@@ -4,7 +4,7 @@
 //! layout exact), and the open → load → attach phases on top of [`crate::ObjectBuilder`].
 //!
 //! Generated structs convert to and from bytes through [`Plain`], field by field, so neither
-//! the skeleton nor its user needs `unsafe`.
+//! the skeleton nor its user needs anything but safe code.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -1,5 +1,5 @@
 //! Plain-data types that map keys and values are made of, converted to and from the bytes the
-//! kernel copies, without `unsafe`.
+//! kernel copies, field by field through safe byte conversions.
 
 /// A fixed-size byte array, the byte form of a [`Pod`] value.
 pub trait ByteArray: AsRef<[u8]> + AsMut<[u8]> + Copy {
