@@ -13,6 +13,7 @@ use crate::types::{
 use std::collections::{BTreeMap, HashMap};
 
 mod calls;
+mod sizes;
 
 use calls::CALL_KEYWORDS;
 
@@ -62,6 +63,8 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
     /// For each probe (in program order), the record its `args` reads, when known.
     pub probe_args: Vec<Option<RecordDef>>,
+    /// The value of every `sizeof()`/`offsetof()`, by its span.
+    pub consts: HashMap<Span, u64>,
 }
 
 /// Config variables bpftrace knows (lower case, without the `BPFTRACE_` prefix).
@@ -154,6 +157,7 @@ pub fn check(
         diags: Vec::new(),
         report: false,
         types: HashMap::new(),
+        consts: HashMap::new(),
     };
     c.walk();
     c.report = true;
@@ -173,6 +177,7 @@ pub fn check(
         script_types: c.st,
         warnings,
         probe_args: c.probe_args,
+        consts: c.consts,
     })
 }
 
@@ -200,6 +205,7 @@ struct Checker<'a> {
     diags: Vec<Diagnostic>,
     report: bool,
     types: HashMap<Span, Type>,
+    consts: HashMap<Span, u64>,
 }
 
 impl<'a> Checker<'a> {
@@ -892,15 +898,12 @@ impl<'a> Checker<'a> {
                 }
             }
             ExprKind::Call { name, args } => self.call(e, name, args, agg_ok),
-            ExprKind::Sizeof(a) | ExprKind::Offsetof(a, _) => {
-                match a {
-                    // A bare name may be a typedef as well as a value.
-                    TypeOrExpr::Expr(x) if matches!(x.kind, ExprKind::Ident(_)) => {}
-                    TypeOrExpr::Expr(x) => {
-                        self.expr(x, false);
-                    }
-                    TypeOrExpr::Type(_) => {}
-                }
+            ExprKind::Sizeof(a) => {
+                self.sizeof(e, a);
+                Type::U64
+            }
+            ExprKind::Offsetof(a, path) => {
+                self.offsetof(e, a, path);
                 Type::U64
             }
             ExprKind::TypeOf(_) => Type::Unknown,

@@ -359,7 +359,7 @@ fn kernel_constant(name: &str) -> Option<i64> {
 
 /// A member of struct `sid` by name, looking into anonymous members: `(bit offset, type id,
 /// bitfield width)`.
-fn find_member(btf: &Btf, sid: u32, name: &str, base: u32) -> Option<(u32, u32, u8)> {
+pub(super) fn find_member(btf: &Btf, sid: u32, name: &str, base: u32) -> Option<(u32, u32, u8)> {
     let t = btf.type_by_id(sid).ok()?;
     for m in t.members() {
         if m.name == name {

@@ -8,6 +8,8 @@
 mod access;
 mod calls;
 pub mod layout;
+mod sizes;
+mod tuples;
 
 pub use calls::signal_number;
 
@@ -373,6 +375,10 @@ fn unsupported(span: Span, what: &str) -> Diagnostic {
     Diagnostic::error(span, format!("{what} is not supported by bpfkit trace yet"))
 }
 
+fn k_is_union(k: &TypeKind) -> bool {
+    matches!(k, TypeKind::Union(_))
+}
+
 fn signed_of(t: &Type) -> bool {
     matches!(t, Type::Int { signed: true, .. })
 }
@@ -556,13 +562,24 @@ impl<'a, 'b> Gen<'a, 'b> {
             StmtKind::Assign {
                 target, op, value, ..
             } => self.assign(target, *op, value),
-            StmtKind::Let { var, value, .. } => match value {
+            StmtKind::Let { var, value, ty } => match value {
                 Some(v) => {
                     let t = Expr {
                         kind: ExprKind::Var(var.name.clone()),
                         span: var.span,
                     };
                     self.assign(&t, None, v)
+                }
+                // Declared without a value: an integer starts at 0.
+                None if ty
+                    .as_ref()
+                    .is_none_or(|t| matches!(&t.kind, TypeKind::Name(n) if n != "string")) =>
+                {
+                    if !self.vars.contains_key(&var.name) {
+                        let v = self.var_int(&var.name, true);
+                        self.emit(Op::Imm(v, 0));
+                    }
+                    Ok(())
                 }
                 None => Ok(()),
             },
@@ -675,6 +692,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                         Some(Var::Int(v, _)) => v,
                         _ => self.var_int(name, true),
                     };
+                    let x = self.ptr_compound(op, &self.checked_type(target), x);
                     self.binop_into(op, v, x, false);
                     return Ok(());
                 }
@@ -783,7 +801,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         if let Some(op) = op {
             let cur = self.map_read_int(mi, k);
             let x = self.int(value)?;
-            self.binop_into(op, cur, x, false);
+            if let ValueKind::Plain(t) = &def.value {
+                let x = self.ptr_compound(op, t, x);
+                self.binop_into(op, cur, x, false);
+            } else {
+                self.binop_into(op, cur, x, false);
+            }
             self.emit(Op::Store(Size::DW, val, 0, Src::V(cur)));
         } else {
             match self.expr(value)? {
@@ -1046,6 +1069,9 @@ impl<'a, 'b> Gen<'a, 'b> {
             ExprKind::Var(name) => match self.vars.get(name).cloned() {
                 Some(Var::Int(v, s)) => {
                     let c = self.copy(v);
+                    if self.checked_type(e) == Type::Bool {
+                        self.bools.insert(c);
+                    }
                     if let Some(t) = self.var_kptr.get(name).copied() {
                         self.kptr.insert(c, t);
                     }
@@ -1141,7 +1167,12 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.assign(target, Some(op), &one)?;
                 if *prefix {
                     let d = self.copy(before);
-                    self.alu(if *inc { AluOp::Add } else { AluOp::Sub }, d, Src::Imm(1));
+                    let step = self.ptr_step(&self.checked_type(target));
+                    self.alu(
+                        if *inc { AluOp::Add } else { AluOp::Sub },
+                        d,
+                        Src::Imm(step),
+                    );
                     return Ok(Val::Int(d, true));
                 }
                 Ok(Val::Int(before, true))
@@ -1168,6 +1199,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let bv = self.expr(b)?;
                 match (av, bv) {
                     (Val::Int(x, sa), Val::Int(y, sb)) => {
+                        let (x, y) = self.ptr_operands(*op, a, b, x, y);
                         let d = self.copy(x);
                         let signed = sa || sb;
                         self.binop_into(*op, d, y, signed);
@@ -1247,6 +1279,18 @@ impl<'a, 'b> Gen<'a, 'b> {
                         TypeKind::Union(n) => Some((n.clone(), Kind::Union)),
                         _ => None,
                     };
+                    let script = |n: &String| {
+                        let full = if n.starts_with("struct ") || n.starts_with("union ") {
+                            n.clone()
+                        } else if k_is_union(&inner.kind) {
+                            format!("union {n}")
+                        } else {
+                            format!("struct {n}")
+                        };
+                        self.cx.checked.script_types.records.contains_key(&full)
+                    };
+                    // A script-defined struct has no BTF id: its pointer stays a plain number.
+                    let named = named.filter(|(n, _)| !script(n));
                     if let Some((n, k)) = named {
                         let btf = bpfkit::attach::vmlinux_btf()
                             .map_err(|e| Diagnostic::error(t.span, e.to_string()))?;
@@ -1258,6 +1302,16 @@ impl<'a, 'b> Gen<'a, 'b> {
                     }
                 }
                 Ok(Val::Int(d, false))
+            }
+            ExprKind::Cast(t, x) if matches!(&t.kind, TypeKind::Name(n) if n == "bool") => {
+                let v = self.int(x)?;
+                let r = self.imm(1);
+                let done = self.l();
+                self.emit(Op::Br(JmpOp::Ne, v, Src::Imm(0), done));
+                self.emit(Op::Imm(r, 0));
+                self.emit(Op::Label(done));
+                self.bools.insert(r);
+                Ok(Val::Int(r, false))
             }
             ExprKind::Cast(t, x) => {
                 let v = self.int(x)?;
@@ -1317,6 +1371,24 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.stmt(last)?;
                         Ok(Val::Void)
                     }
+                }
+            }
+            ExprKind::Sizeof(_) | ExprKind::Offsetof(..) => {
+                match self.cx.checked.consts.get(&e.span).copied() {
+                    Some(n) => Ok(Val::Int(self.imm(n as i64), false)),
+                    None => self.btf_size_or_offset(e),
+                }
+            }
+            ExprKind::TupleIndex(x, i, _) => self.tuple_index(x, *i),
+            ExprKind::Index(x, i)
+                if matches!(self.checked_type(x), Type::Tuple(_) | Type::Named(_)) =>
+            {
+                match const_eval(i) {
+                    Some(n) if n >= 0 => self.tuple_index(x, n as u64),
+                    _ => Err(Diagnostic::error(
+                        i.span,
+                        "Tuple index must be an integer constant",
+                    )),
                 }
             }
             _ => Err(unsupported(e.span, "this expression")),

@@ -392,6 +392,10 @@ impl<'a> Runtime<'a> {
                 def.name.clone()
             };
             match e {
+                // bpftrace prints a pointer-valued map in hex (as a number in JSON).
+                Entry::Scalar(v) if matches!(def.value, ValueKind::Plain(Type::Pointer(_))) => {
+                    s.push_str(&format!("{name}: 0x{:x}\n", v.as_u64()))
+                }
                 Entry::Scalar(v) => s.push_str(&format!("{name}: {}\n", v.display())),
                 Entry::Avg { count, total } => {
                     let avg = if *count == 0 {
