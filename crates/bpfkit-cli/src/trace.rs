@@ -78,10 +78,7 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             }
             "-p" => {
                 let p = need(&mut it, "-p")?;
-                a.opts.pid = Some(
-                    p.parse()
-                        .map_err(|_| CliError::Usage(format!("-p: '{p}' is not a process id")))?,
-                );
+                a.opts.pid = Some(parse_pid(&p)?);
             }
             "-c" => a.opts.cmd = Some(need(&mut it, "-c")?),
             "-d" => a.opts.debug.push(need(&mut it, "-d")?),
@@ -89,11 +86,7 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
                 a.opts.format = match need(&mut it, "-f")?.as_str() {
                     "text" => OutputFormat::Text,
                     "json" => OutputFormat::Json,
-                    o => {
-                        return Err(CliError::Usage(format!(
-                            "-f: unknown format '{o}' (text or json)"
-                        )))
-                    }
+                    o => return Err(error(&format!("Invalid output format \"{o}\""))),
                 }
             }
             "-o" => a.out = Some(need(&mut it, "-o")?),
@@ -128,7 +121,7 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             ("stdin".to_string(), s)
         } else {
             let s = std::fs::read_to_string(&file)
-                .map_err(|e| CliError::Failed(format!("failed to open file '{file}': {e}")))?;
+                .map_err(|e| error(&format!("failed to open file '{file}': {}", io_reason(&e))))?;
             (file, s)
         };
         a.program = Some(text);
@@ -137,7 +130,168 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
     Ok(a)
 }
 
+/// Prints `ERROR: MESSAGE` on stderr, bpftrace's wording for command-line mistakes.
+fn error(message: &str) -> CliError {
+    eprintln!("ERROR: {message}");
+    CliError::Reported(1)
+}
+
+/// An I/O error's reason without Rust's ` (os error N)` suffix, as strerror words it.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `-p PID`: a decimal process id within the kernel's pid range, with bpftrace's messages.
+fn parse_pid(p: &str) -> Result<u32, CliError> {
+    let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(error(&format!("Failed to parse pid: invalid integer: {p}")));
+    }
+    if digits < p.len() {
+        return Err(error(&format!(
+            "Failed to parse pid: invalid trailing bytes: {p}"
+        )));
+    }
+    // The kernel's hard limit (PID_MAX_LIMIT on 64-bit) when /proc does not say.
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4_194_304);
+    match p.parse::<u64>() {
+        Ok(n) if n <= max => u32::try_from(n).map_err(|_| error(&format!("Pid out of range: {p}"))),
+        _ => Err(error(&format!("Pid out of range: {p}"))),
+    }
+}
+
+/// `-l FILE.bt`: the probes a script's attach points name, each listed as `-l` would list it.
+fn list_script(file: &str, text: &str, verbose: bool) -> Result<String, CliError> {
+    use bpfkit_trace::attach::AttachTarget;
+    let prog = bpfkit_trace::parser::parse(text, &bpfkit_trace::lexer::LexOptions::with_btf())
+        .map_err(|d| {
+            eprint!(
+                "{}",
+                bpfkit_trace::diag::SourceFile::new(file, text).render_all(&d)
+            );
+            CliError::Reported(1)
+        })?;
+    let mut out = String::new();
+    for ap in prog.probes.iter().flat_map(|p| &p.attach_points) {
+        let rest = ap.raw.split_once(':').map_or("", |r| r.1);
+        // A timer's period and a perf event's count are not part of the listed name.
+        let rest = match &ap.target {
+            AttachTarget::Timer { .. } | AttachTarget::PerfEvent { count: Some(_), .. } => {
+                rest.rsplit_once(':').map_or(rest, |r| r.0)
+            }
+            AttachTarget::None => continue,
+            _ => rest,
+        };
+        out.push_str(&list(Some(&format!("{}:{rest}", ap.kind.name())), verbose)?);
+    }
+    Ok(out)
+}
+
+/// A C spelling of BTF type `id` for `-lv 'struct NAME'` (arrays and function pointers kept
+/// short: the listing is for reading, not for compiling).
+fn c_type(btf: &bpfkit_btf::Btf, id: u32, depth: usize) -> String {
+    use bpfkit_btf::{Detail, Kind};
+    let Ok(t) = btf.type_by_id(id) else {
+        return "?".into();
+    };
+    if depth > 16 {
+        return "?".into();
+    }
+    let named = |kw: &str| {
+        if t.name.is_empty() {
+            format!("{kw} {{...}}")
+        } else {
+            format!("{kw} {}", t.name)
+        }
+    };
+    match (&t.kind, &t.detail) {
+        (Kind::Void, _) => "void".into(),
+        (Kind::Struct, _) => named("struct"),
+        (Kind::Union, _) => named("union"),
+        (Kind::Enum | Kind::Enum64, _) => named("enum"),
+        (Kind::Fwd, Detail::Fwd { is_union }) => named(if *is_union { "union" } else { "struct" }),
+        (Kind::Ptr, Detail::Ptr { type_id }) => {
+            let inner = c_type(btf, *type_id, depth + 1);
+            if inner.ends_with('*') {
+                format!("{inner}*")
+            } else {
+                format!("{inner} *")
+            }
+        }
+        (Kind::Array, Detail::Array(a)) => {
+            format!("{}[{}]", c_type(btf, a.elem_type, depth + 1), a.nelems)
+        }
+        (Kind::Const, _) => format!("const {}", c_type(btf, t.size_or_type, depth + 1)),
+        (Kind::Volatile, _) => format!("volatile {}", c_type(btf, t.size_or_type, depth + 1)),
+        (Kind::Restrict | Kind::TypeTag, _) => c_type(btf, t.size_or_type, depth + 1),
+        (Kind::FuncProto, _) => "void (*)()".into(),
+        _ => t.name.to_string(),
+    }
+}
+
+/// `-lv 'struct NAME'` (also `union`, `enum`): the definition as bpftrace lists it, prefixed
+/// with the BTF it came from.
+fn list_type(spec: &str) -> Result<String, CliError> {
+    use bpfkit_btf::{Detail, Kind};
+    let (kw, name) = spec.split_once(' ').unwrap_or(("struct", spec));
+    let name = name.trim();
+    let kind = match kw {
+        "union" => Kind::Union,
+        "enum" => Kind::Enum,
+        _ => Kind::Struct,
+    };
+    let btf = bpfkit_btf::Btf::vmlinux().map_err(|e| CliError::Failed(e.to_string()))?;
+    let Some(id) = btf.find_by_name_kind(name, kind) else {
+        return Ok(String::new());
+    };
+    let t = btf
+        .type_by_id(id)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut out = format!("vmlinux: {kw} {name} {{\n");
+    match &t.detail {
+        Detail::Composite { members, .. } => {
+            for m in members {
+                let ty = c_type(&btf, m.type_id, 0);
+                let line = match ty.split_once('[') {
+                    Some((elem, dims)) => format!("{elem} {}[{dims}", m.name),
+                    None => format!("{ty} {}", m.name),
+                };
+                out.push_str(&format!("\t{};\n", line.trim_end()));
+            }
+        }
+        Detail::Enum(e) => {
+            for v in &e.values {
+                out.push_str(&format!("\t{} = {},\n", v.name, v.value));
+            }
+        }
+        _ => {}
+    }
+    out.push_str("};\n");
+    Ok(out)
+}
+
 fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
+    if let Some(p) = pattern.filter(|p| p.contains(',')) {
+        let mut out = String::new();
+        for part in p.split(',') {
+            out.push_str(&list(Some(part.trim()), verbose)?);
+        }
+        return Ok(out);
+    }
+    if let Some(spec) = pattern.filter(|p| {
+        ["struct ", "union ", "enum "]
+            .iter()
+            .any(|k| p.trim_start().starts_with(k))
+    }) {
+        return list_type(spec.trim_start());
+    }
     let pat = pattern.unwrap_or("*");
     let mut out = String::new();
     let (prov, rest) = pat.split_once(':').unwrap_or((pat, "*"));
@@ -200,15 +354,53 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
     fixed("hardware", HARDWARE, &mut out);
     fixed("interval", TIMER_UNITS, &mut out);
     fixed("profile", TIMER_UNITS, &mut out);
-    if !any && prov_ok("rawtracepoint") {
+    if prov_ok("rawtracepoint") {
+        let mut btf: Option<Option<bpfkit_btf::Btf>> = None;
         let mut seen = std::collections::BTreeSet::new();
         for (_, e) in bpfkit_trace::probes::tracepoints().map_err(CliError::Failed)? {
-            if glob(leaf, &e) && seen.insert(e.clone()) {
+            let hit = if any {
+                glob(pat, &format!("rawtracepoint:{e}"))
+            } else {
+                glob(leaf, &e)
+            };
+            if hit && seen.insert(e.clone()) {
                 out.push_str(&format!("rawtracepoint:{e}\n"));
+                if verbose {
+                    if btf.is_none() {
+                        btf = Some(bpfkit_btf::Btf::vmlinux().ok());
+                    }
+                    if let Some(Some(b)) = &btf {
+                        out.push_str(&raw_tracepoint_params(b, &e));
+                    }
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// A raw tracepoint's arguments from the BTF of its kernel wrapper `__bpf_trace_EVENT`,
+/// without the leading context pointer the wrapper takes, one `    TYPE NAME` line each.
+fn raw_tracepoint_params(btf: &bpfkit_btf::Btf, event: &str) -> String {
+    use bpfkit_btf::{Detail, Kind};
+    let proto = btf
+        .find_by_name_kind(&format!("__bpf_trace_{event}"), Kind::Func)
+        .and_then(|f| btf.type_by_id(f).ok())
+        .and_then(|f| btf.type_by_id(f.size_or_type).ok())
+        // Events of a class share the class's wrapper; their typedef still has the types.
+        .or_else(|| {
+            let td = btf.find_by_name_kind(&format!("btf_trace_{event}"), Kind::Typedef)?;
+            let ptr = btf.type_by_id(btf.type_by_id(td).ok()?.size_or_type).ok()?;
+            btf.type_by_id(ptr.size_or_type).ok()
+        });
+    let mut out = String::new();
+    if let Some(Detail::FuncProto(p)) = proto.as_ref().map(|t| &t.detail) {
+        for param in p.params.iter().skip(1) {
+            let ty = c_type(btf, param.type_id, 0);
+            out.push_str(&format!("    {ty} {}\n", param.name).replace(" \n", "\n"));
+        }
+    }
+    out
 }
 
 const TIMER_UNITS: &[&str] = &["hz", "us", "ms", "s"];
@@ -250,10 +442,21 @@ const HARDWARE: &[&str] = &[
 fn info() -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let tracefs = bpfkit_sys::tracefs::root().is_ok();
+    let kprobes = bpfkit::attach::kprobe::kprobes_available();
+    // BPF_PROG_TYPE_TRACING (fentry, fexit, iter) from the kernel's uapi enum.
+    let fentry = bpfkit::features::prog_type_supported(26).unwrap_or(false);
+    let hardware = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    // Probe kinds the kernel decides; bpfkit's multi and session kprobes need kprobes too.
+    let probes = format!(
+        "\nProbe types\n  kprobe: {k}\n  kprobe_multi: {k}\n  kprobe_session: {k}\n  fentry: {}\n  hardware: {}\n",
+        yes(fentry),
+        yes(hardware),
+        k = yes(kprobes),
+    );
     format!(
-        "System\n  OS: Linux {}\n\nKernel features\n  kprobes: {}\n  tracefs: {}\n  ring buffer: yes\n\nBuild\n  version: v{}\n  LLVM: none (own code generator)\n",
+        "System\n  OS: Linux {}\n\nKernel features\n  kprobes: {}\n  tracefs: {}\n  ring buffer: yes\n{probes}\nBuild\n  version: v{}\n  LLVM: none (own code generator)\n",
         std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-        yes(bpfkit::attach::kprobe::kprobes_available()),
+        yes(kprobes),
         yes(tracefs),
         env!("CARGO_PKG_VERSION"),
     )
@@ -267,6 +470,15 @@ pub fn run(words: Vec<String>) -> Result<(), CliError> {
     }
     if let Some(pat) = &a.list {
         if a.program.is_none() {
+            if let Some(file) = pat.as_deref().filter(|p| p.ends_with(".bt")) {
+                match std::fs::read_to_string(file) {
+                    Ok(text) => return crate::emit(&list_script(file, &text, a.list_verbose)?),
+                    Err(_) => eprintln!(
+                        "WARNING: It appears that '{file}' is a filename but the file does not \
+                         exist. Treating '{file}' as a search pattern."
+                    ),
+                }
+            }
             return crate::emit(&list(pat.as_deref(), a.list_verbose)?);
         }
     }

@@ -21,10 +21,34 @@ fn peer(script: &str) -> String {
         .args(["-e", script])
         .output()
         .expect("bpftrace is installed on this machine");
-    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    let s = stats_as_current_bpftrace(&String::from_utf8_lossy(&out.stdout));
     s.split_once('\n')
         .map(|x| x.1.to_string())
         .unwrap_or_default()
+}
+
+/// The installed bpftrace (0.17) prints stats as `@s: count 2, average 4, total 8`; current
+/// bpftrace, which `bpfkit trace` follows, as `@s: { .count = 2, .average = 4, .total = 8 }`.
+fn stats_as_current_bpftrace(s: &str) -> String {
+    let mut out = String::new();
+    for line in s.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let parts = body.split_once(": count ").and_then(|(name, rest)| {
+            let (c, rest) = rest.split_once(", average ")?;
+            let (a, t) = rest.split_once(", total ")?;
+            Some((name, c, a, t))
+        });
+        match parts {
+            Some((name, c, a, t)) => {
+                out.push_str(&format!(
+                    "{name}: {{ .count = {c}, .average = {a}, .total = {t} }}"
+                ));
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 fn same(script: &str) {

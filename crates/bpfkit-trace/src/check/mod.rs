@@ -291,6 +291,14 @@ impl<'a> Checker<'a> {
             self.block(&p.body, false);
             self.pop();
         }
+        for m in &prog.map_decls {
+            if self.report && !self.maps.contains_key(&m.name.name) {
+                self.diags.push(Diagnostic::warning(
+                    m.name.span,
+                    format!("Unused map: @{}", m.name.name),
+                ));
+            }
+        }
     }
 
     /// The `args` of a probe: for several attach points, the fields all of them have (with

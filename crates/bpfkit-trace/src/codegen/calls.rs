@@ -92,7 +92,20 @@ impl Gen<'_, '_> {
                             && keys.is_empty()
                     {
                         let (mi, _) = self.map_def(name, a.span)?;
-                        self.send(event::PRINT, i64::from(mi), &[])?;
+                        // `print(@m, top, div)`: both travel with the event.
+                        let mut extra = Vec::new();
+                        for x in args.iter().skip(1) {
+                            match self.expr(x)? {
+                                v @ Val::Int(..) => extra.push(v),
+                                _ => {
+                                    return Err(Diagnostic::error(
+                                        x.span,
+                                        "print(): top and div must be integers",
+                                    ))
+                                }
+                            }
+                        }
+                        self.send(event::PRINT, i64::from(mi), &extra)?;
                         return Ok(Val::Void);
                     }
                 }

@@ -148,7 +148,7 @@ impl<'a> Runtime<'a> {
         match self.format {
             OutputFormat::Text => self.write(&format!("Attached {n} probe{s}\n")),
             OutputFormat::Json => self.write(&format!(
-                "{{\"type\": \"attached_probes\", \"data\": {{\"probes\": {n}}}}}\n"
+                "{{\"type\": \"attached_probes\", \"count\": {n}, \"data\": {{\"probes\": {n}}}}}\n"
             )),
         }
         self.flush();
@@ -232,7 +232,7 @@ impl<'a> Runtime<'a> {
                     self.text(&text);
                 }
             }
-            event::PRINT => self.print_map_now(id),
+            event::PRINT => self.print_map_now(id, u64_at(body, 0), u64_at(body, 8)),
             event::CLEAR => self.clear_map(id, false),
             event::ZERO => self.clear_map(id, true),
             event::EXIT => {
@@ -351,28 +351,50 @@ impl<'a> Runtime<'a> {
 
     /// `print(@m)`: like the exit-time printing, but a scalar map without a value prints
     /// its zero (`@: 0`).
-    fn print_map_now(&mut self, idx: usize) {
+    /// `top` (when not 0) keeps the last `top` entries of the sorted order, `div` (when not 0)
+    /// divides the values, as `print(@m, top, div)` asks.
+    fn print_map_now(&mut self, idx: usize, top: u64, div: u64) {
         if let (Some(def), Some(map)) = (self.compiled.maps.get(idx), self.maps.get(idx)) {
             let empty = map.keys().next().is_none();
             let scalar = matches!(
                 def.value,
                 ValueKind::Plain(_) | ValueKind::Agg(AggKind::Count | AggKind::Sum, _)
             );
+            let stats = matches!(def.value, ValueKind::Agg(AggKind::Stats, _));
+            if empty && def.key.is_none() && stats && self.format == OutputFormat::Text {
+                let line = format!(
+                    "{}: {{ .count = 0, .average = 0, .total = 0 }}\n\n",
+                    def.name
+                );
+                self.write(&line);
+                return;
+            }
             if empty && def.key.is_none() && scalar && self.format == OutputFormat::Text {
                 let line = format!("{}: 0\n", def.name);
                 self.write(&line);
                 return;
             }
         }
-        self.print_map(idx);
+        self.print_map_top(idx, top, div);
     }
 
     /// Prints map `idx` as bpftrace does.
     pub fn print_map(&mut self, idx: usize) {
+        self.print_map_top(idx, 0, 0);
+    }
+
+    fn print_map_top(&mut self, idx: usize, top: u64, div: u64) {
         let (Some(def), Some(map)) = (self.compiled.maps.get(idx), self.maps.get(idx)) else {
             return;
         };
-        let entries = self.entries(def, map);
+        let mut entries = self.entries(def, map);
+        let top = usize::try_from(top).unwrap_or(usize::MAX);
+        if top > 0 && entries.len() > top {
+            entries.drain(..entries.len() - top);
+        }
+        if div > 1 {
+            divide_entries(&mut entries, div);
+        }
         if self.format == OutputFormat::Json {
             self.print_map_json(def, &entries);
             return;
@@ -412,7 +434,7 @@ impl<'a> Runtime<'a> {
                         total / *count as i64
                     };
                     s.push_str(&format!(
-                        "{name}: count {count}, average {avg}, total {total}\n"
+                        "{name}: {{ .count = {count}, .average = {avg}, .total = {total} }}\n"
                     ));
                 }
                 Entry::Hist(h) => {
@@ -515,7 +537,20 @@ impl<'a> Runtime<'a> {
     }
 }
 
-/// A histogram as bpftrace's JSON: one `{count, max, min}` per bucket from the first to the
+/// `print(@m, top, div)`'s division of integer values and averages (histograms are left as they are).
+fn divide_entries(entries: &mut [(Value, Entry)], div: u64) {
+    let d = i64::try_from(div).unwrap_or(i64::MAX);
+    for (_, e) in entries.iter_mut() {
+        match e {
+            Entry::Scalar(Value::Int(v)) => *v /= d,
+            Entry::Scalar(Value::Uint(v)) => *v /= div,
+            Entry::Avg { total, .. } | Entry::Stats { total, .. } => *total /= d,
+            _ => {}
+        }
+    }
+}
+
+/// A histogram as bpftrace's JSON: one `{min, max, count}` per bucket from the first to the
 /// last non-empty one (open ends lack `min` or `max`).
 fn json_hist(def: &MapDef, h: &BTreeMap<u64, u64>) -> String {
     let nz: Vec<u64> = h.iter().filter(|e| *e.1 > 0).map(|e| *e.0).collect();
@@ -546,14 +581,15 @@ fn json_hist(def: &MapDef, h: &BTreeMap<u64, u64>) -> String {
                 }
             },
         };
-        let mut item = format!("{{\"count\": {c}");
-        if let Some(m) = max {
-            item.push_str(&format!(", \"max\": {m}"));
-        }
+        // bpftrace's key order: min, max, count.
+        let mut item = String::from("{");
         if let Some(m) = min {
-            item.push_str(&format!(", \"min\": {m}"));
+            item.push_str(&format!("\"min\": {m}, "));
         }
-        item.push('}');
+        if let Some(m) = max {
+            item.push_str(&format!("\"max\": {m}, "));
+        }
+        item.push_str(&format!("\"count\": {c}}}"));
         items.push(item);
     }
     format!("[{}]", items.join(", "))
