@@ -208,6 +208,13 @@ impl SourceFile {
         out
     }
 
+    /// `FILE:LINE:COL-COL` of a span, as the first line of [`SourceFile::render`] gives it.
+    pub fn place(&self, span: Span) -> String {
+        let r = self.render(&Diagnostic::error(span, ""));
+        let first = r.lines().next().unwrap_or("");
+        first.split(": ").next().unwrap_or(first).to_string()
+    }
+
     /// Renders a list of diagnostics, one after another.
     pub fn render_all(&self, ds: &[Diagnostic]) -> String {
         ds.iter().map(|d| self.render(d)).collect()

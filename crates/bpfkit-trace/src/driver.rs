@@ -227,7 +227,10 @@ pub fn compile(
         max_map_keys: 4096,
         params: opts.params.clone(),
     };
-    let c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
+    let mut c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
+    for f in &mut c.formats {
+        f.fmt = codegen::resolve_diag_format(&f.fmt, &|a, b| src.place(Span::new(a, b)));
+    }
     if want("insns") {
         for p in &c.progs {
             let _ = writeln!(dump, "{}", dump_insns(p));

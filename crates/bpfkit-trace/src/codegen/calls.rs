@@ -12,7 +12,7 @@ impl Gen<'_, '_> {
         }
     }
 
-    fn send(&mut self, kind: u64, id: i64, payload: &[Val]) -> R<Vec<Type>> {
+    pub(super) fn send(&mut self, kind: u64, id: i64, payload: &[Val]) -> R<Vec<Type>> {
         let size: u32 = 16
             + payload
                 .iter()
@@ -296,6 +296,13 @@ impl Gen<'_, '_> {
                 self.call(h::SEND_SIGNAL, vec![Arg::Imm(sig)]);
                 Ok(Val::Void)
             }
+            "strerror" => self.strerror_fn(e, args),
+            "signal_name" => self.signal_name_fn(e, args),
+            "ntop" => self.ntop_fn(e, args),
+            "pton" => self.pton_fn(e, args),
+            "strftime" => self.strftime_fn(e, args),
+            "buf" => self.buf_fn(e, args),
+            "errorf" | "warnf" => self.diagf_fn(e, name, args),
             "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => Err(
                 Diagnostic::error(e.span, format!("{name}() must be assigned to a map")),
             ),

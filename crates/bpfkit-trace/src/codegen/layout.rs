@@ -40,6 +40,8 @@ pub fn size_of(t: &Type) -> u32 {
         Type::Tuple(ts) => ts.iter().map(size_of).sum(),
         Type::Named(fs) => fs.iter().map(|(_, t)| size_of(t)).sum(),
         Type::None => 0,
+        Type::Inet => super::strfuncs::INET_SIZE,
+        Type::Timestamp => super::strfuncs::TIMESTAMP_SIZE,
         _ => 8,
     }
 }

@@ -7,6 +7,8 @@
 
 mod access;
 mod calls;
+mod strfuncs;
+pub use strfuncs::resolve_diag_format;
 pub mod layout;
 mod sizes;
 mod tuples;

@@ -57,7 +57,11 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 /// Reads a value of `t` at the start of `b`.
 pub fn decode(t: &Type, b: &[u8]) -> Value {
     match t {
-        Type::Str(_) | Type::Buffer(_) => {
+        Type::Buffer(n) => {
+            let n = (*n as usize).min(b.len());
+            Value::Str(super::strfuncs::escape_buffer(b.get(..n).unwrap_or(&[])))
+        }
+        Type::Str(_) => {
             let n = (size_of(t) as usize).min(b.len());
             let s = b.get(..n).unwrap_or(&[]);
             let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
@@ -78,6 +82,11 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
         }
         Type::Int { signed: true, .. } => Value::Int(u64_at(b, 0) as i64),
         Type::Bool => Value::Bool(u64_at(b, 0) != 0),
+        Type::Inet => Value::Str(super::strfuncs::inet_text(b).into_bytes()),
+        Type::Timestamp => Value::Str(super::strfuncs::timestamp_text(b).into_bytes()),
+        Type::Strerror => {
+            Value::Str(super::strfuncs::strerror_text(u64_at(b, 0) as i64).into_bytes())
+        }
         _ => Value::Uint(u64_at(b, 0)),
     }
 }
@@ -121,6 +130,8 @@ fn sized(v: u64, spec: &Spec, signed: bool) -> (u64, i64) {
         "hh" => 8,
         "h" => 16,
         "" if spec.conversion == "c" => 8,
+        // C's unsigned int: bpftrace truncates `%x` of a 64-bit value to 32 bits.
+        "" if matches!(spec.conversion.as_str(), "x" | "X" | "o") => 32,
         "" => 64,
         _ => 64,
     };
@@ -148,6 +159,7 @@ pub fn format_spec(spec: &Spec, v: &Value) -> String {
             }
             s
         }
+        ("rx" | "rh", Value::Str(b)) => super::strfuncs::buffer_hex(b, conv == "rh"),
         (_, Value::Str(_) | Value::Tuple(_)) => v.display(),
         ("d" | "i", v) => sized(v.as_u64(), spec, true).1.to_string(),
         ("u", v) => sized(v.as_u64(), spec, false).0.to_string(),

@@ -3,6 +3,7 @@
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
 pub mod format;
+pub mod strfuncs;
 
 use crate::codegen::layout::{event, size_of};
 use crate::codegen::{Compiled, MapDef, ValueKind};
@@ -226,10 +227,17 @@ impl<'a> Runtime<'a> {
                     } else {
                         match std::fs::read(&arg) {
                             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                            Err(e) => format!("cat(\"{arg}\"): {e}\n"),
+                            Err(e) => strfuncs::cat_error(&arg, &e),
                         }
                     };
-                    self.text(&text);
+                    match (self.format, kind) {
+                        (OutputFormat::Json, event::CAT) => {
+                            let line =
+                                format!("{{\"type\": \"cat\", \"data\": {}}}\n", json_str(&text));
+                            self.write(&line);
+                        }
+                        _ => self.text(&text),
+                    }
                 }
             }
             event::PRINT => self.print_map_now(id, u64_at(body, 0), u64_at(body, 8)),
