@@ -1,7 +1,8 @@
 //! Raw BTF: the header, the one-pass type index, strings, decoding on demand, name lookup.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::types::*;
@@ -122,7 +123,15 @@ struct Inner {
     base: Option<Btf>,
     lookups: AtomicU32,
     names: OnceLock<NameIndex>,
+    /// Ids per essential name found by the scans made before the index exists, so a loader
+    /// asking for the same few names once per relocation scans once per name.
+    scanned: Mutex<HashMap<Box<[u8]>, Vec<u32>>>,
 }
+
+/// Distinct names looked up by scanning before the full name index is built: a scan costs a
+/// few milliseconds over vmlinux, the index about ten scans, and a CO-RE object names only a
+/// handful of types.
+const SCANS_BEFORE_INDEX: u32 = 8;
 
 /// Open-addressing table of named type ids keyed by their essential name.
 struct NameIndex {
@@ -311,6 +320,7 @@ impl Btf {
                 base,
                 lookups: AtomicU32::new(0),
                 names: OnceLock::new(),
+                scanned: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -761,58 +771,87 @@ impl Btf {
 
     /// Calls `f` with each own type id whose essential name (without `___flavour`) is `ess`.
     fn for_each_essential(&self, ess: &str, mut f: impl FnMut(u32, bool) -> bool) {
-        let lookups = self.inner.lookups.fetch_add(1, Ordering::Relaxed);
         let want = ess.as_bytes();
-        let index = if lookups == 0 {
-            self.inner.names.get()
-        } else {
-            Some(self.inner.names.get_or_init(|| self.build_index()))
-        };
-        match index {
-            Some(ix) => {
-                let mut s = name_hash(want) as usize & ix.mask;
-                while let Some(&id) = ix.slots.get(s) {
-                    if id == 0 {
-                        break;
+        let index = match self.inner.names.get() {
+            Some(ix) => Some(ix),
+            None => {
+                let mut scanned = self.inner.scanned.lock().unwrap_or_else(|e| e.into_inner());
+                let ids = match scanned.get(want) {
+                    Some(ids) => Some(ids.clone()),
+                    None if self.inner.lookups.load(Ordering::Relaxed) < SCANS_BEFORE_INDEX => {
+                        self.inner.lookups.fetch_add(1, Ordering::Relaxed);
+                        let ids = self.scan_essential(want);
+                        scanned.insert(want.into(), ids.clone());
+                        Some(ids)
                     }
-                    let i = (id - self.inner.start_id) as usize;
-                    if let Some(name) = self
-                        .own_name_kind(i)
-                        .and_then(|(o, _)| self.str_bytes_at(o))
-                    {
-                        if std::str::from_utf8(name)
-                            .is_ok_and(|n| essential_name(n).as_bytes() == want)
-                            && !f(id, false)
-                        {
-                            return;
+                    None => None,
+                };
+                drop(scanned);
+                match ids {
+                    Some(ids) => {
+                        // Ascending, so the first hit is the lowest id.
+                        for id in ids {
+                            if !f(id, true) {
+                                return;
+                            }
                         }
+                        return;
                     }
-                    s = (s + 1) & ix.mask;
+                    None => Some(self.inner.names.get_or_init(|| self.build_index())),
                 }
             }
-            None => {
-                // The first lookup scans: one lookup costs less than building the index.
-                for i in 0..self.inner.offsets.len() {
-                    let Some((noff, _)) = self.own_name_kind(i) else {
-                        continue;
-                    };
-                    if noff == 0 {
-                        continue;
-                    }
-                    let Some(name) = self.str_bytes_at(noff) else {
-                        continue;
-                    };
-                    if name.len() < want.len() || &name[..want.len()] != want {
-                        continue;
-                    }
+        };
+        if let Some(ix) = index {
+            let mut s = name_hash(want) as usize & ix.mask;
+            while let Some(&id) = ix.slots.get(s) {
+                if id == 0 {
+                    break;
+                }
+                let i = (id - self.inner.start_id) as usize;
+                if let Some(name) = self
+                    .own_name_kind(i)
+                    .and_then(|(o, _)| self.str_bytes_at(o))
+                {
                     if std::str::from_utf8(name).is_ok_and(|n| essential_name(n).as_bytes() == want)
-                        && !f(self.inner.start_id + i as u32, true)
+                        && !f(id, false)
                     {
                         return;
                     }
                 }
+                s = (s + 1) & ix.mask;
             }
         }
+    }
+
+    /// Own type ids, ascending, whose essential name is `want`, by one pass over the records.
+    fn scan_essential(&self, want: &[u8]) -> Vec<u32> {
+        let mut out = Vec::new();
+        let strs = self.string_section();
+        for i in 0..self.inner.offsets.len() {
+            let Some((noff, _)) = self.own_name_kind(i) else {
+                continue;
+            };
+            if noff == 0 {
+                continue;
+            }
+            // Compare the prefix in place before looking for the name's end (a split BTF
+            // name in the base's strings is read from there).
+            if let Some(tail) = noff
+                .checked_sub(self.inner.start_str)
+                .and_then(|o| strs.get(o as usize..))
+            {
+                if tail.len() < want.len() || &tail[..want.len()] != want {
+                    continue;
+                }
+            }
+            let Some(name) = self.str_bytes_at(noff) else {
+                continue;
+            };
+            if std::str::from_utf8(name).is_ok_and(|n| essential_name(n).as_bytes() == want) {
+                out.push(self.inner.start_id + i as u32);
+            }
+        }
+        out
     }
 
     /// All type ids (base first, ascending) whose name without a `___flavour` suffix equals

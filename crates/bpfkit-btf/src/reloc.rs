@@ -374,26 +374,37 @@ fn types_compat(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> 
 }
 
 /// `TYPE_MATCHES`: the target has everything the local type has, with matching types.
-fn types_match(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> {
+/// Typedefs and qualifiers are looked through on both sides; named kinds (struct, union,
+/// enum, forward declaration) must agree on their essential name; a forward declaration
+/// matches a struct or union of its flavour; behind a pointer a struct or union matches by
+/// name alone (clang emits the pointee of an unused pointer member as a forward declaration).
+fn types_match(lb: &Btf, l: u32, tb: &Btf, t: u32, behind_ptr: bool, depth: u32) -> Result<bool> {
     if depth > 32 {
         return Ok(false);
     }
-    let l = lb.skip_modifiers(l)?;
-    let t = tb.skip_modifiers(t)?;
+    let l = lb.resolve_type(l)?;
+    let t = tb.resolve_type(t)?;
     let lt = lb.type_by_id(l)?;
     let tt = tb.type_by_id(t)?;
-    if !lt.name.is_empty() && essential_name(lt.name) != essential_name(tt.name) {
+    let named = |k: Kind| k.is_composite() || k.is_enum() || k == Kind::Fwd;
+    if named(lt.kind) && essential_name(lt.name) != essential_name(tt.name) {
         return Ok(false);
+    }
+    let union_of = |ty: &Type<'_>| match ty.detail {
+        Detail::Fwd { is_union } => Some(is_union),
+        _ if ty.kind == Kind::Union => Some(true),
+        _ if ty.kind == Kind::Struct => Some(false),
+        _ => None,
+    };
+    if lt.kind == Kind::Fwd || tt.kind == Kind::Fwd {
+        return Ok(union_of(&lt).is_some() && union_of(&lt) == union_of(&tt));
     }
     let kinds_ok = lt.kind == tt.kind || (lt.kind.is_enum() && tt.kind.is_enum());
     if !kinds_ok {
         return Ok(false);
     }
     Ok(match (&lt.detail, &tt.detail) {
-        (Detail::Void, _) | (Detail::Fwd { .. }, _) => true,
-        (Detail::Ref { type_id: a }, Detail::Ref { type_id: b }) => {
-            types_match(lb, *a, tb, *b, depth + 1)?
-        }
+        (Detail::Void, _) => true,
         (Detail::Int(a), Detail::Int(b)) => a.size == b.size && a.is_signed() == b.is_signed(),
         (Detail::Float { size: a }, Detail::Float { size: b }) => a == b,
         (Detail::Enum(a), Detail::Enum(b)) => {
@@ -405,21 +416,27 @@ fn types_match(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> {
                 })
         }
         (Detail::Ptr { type_id: a }, Detail::Ptr { type_id: b }) => {
-            types_match(lb, *a, tb, *b, depth + 1)?
+            types_match(lb, *a, tb, *b, true, depth + 1)?
         }
         (Detail::Array(a), Detail::Array(b)) => {
-            a.nelems == b.nelems && types_match(lb, a.elem_type, tb, b.elem_type, depth + 1)?
+            a.nelems == b.nelems
+                && types_match(lb, a.elem_type, tb, b.elem_type, behind_ptr, depth + 1)?
         }
+        (Detail::Composite { .. }, Detail::Composite { .. }) if behind_ptr => true,
         (Detail::Composite { members: lm, .. }, Detail::Composite { members: tm, .. }) => {
-            let mut ok = true;
+            let mut ok = lm.len() <= tm.len();
             for m in lm {
-                let found = tm.iter().find(|x| x.name == m.name);
-                match found {
-                    Some(x)
-                        if m.bitfield_size == x.bitfield_size
-                            && types_match(lb, m.type_id, tb, x.type_id, depth + 1)? => {}
-                    _ => {
-                        ok = false;
+                if !ok {
+                    break;
+                }
+                // Any same-named target member will do: anonymous members all share the
+                // empty name.
+                ok = false;
+                for x in tm.iter().filter(|x| x.name == m.name) {
+                    if m.bitfield_size == x.bitfield_size
+                        && types_match(lb, m.type_id, tb, x.type_id, false, depth + 1)?
+                    {
+                        ok = true;
                         break;
                     }
                 }
@@ -428,14 +445,12 @@ fn types_match(lb: &Btf, l: u32, tb: &Btf, t: u32, depth: u32) -> Result<bool> {
         }
         (Detail::FuncProto(a), Detail::FuncProto(b)) => {
             let mut ok = a.params.len() == b.params.len()
-                && types_match(lb, a.ret_type, tb, b.ret_type, depth + 1)?;
-            if ok {
-                for (x, y) in a.params.iter().zip(&b.params) {
-                    if !types_match(lb, x.type_id, tb, y.type_id, depth + 1)? {
-                        ok = false;
-                        break;
-                    }
+                && types_match(lb, a.ret_type, tb, b.ret_type, behind_ptr, depth + 1)?;
+            for (x, y) in a.params.iter().zip(&b.params) {
+                if !ok {
+                    break;
                 }
+                ok = types_match(lb, x.type_id, tb, y.type_id, behind_ptr, depth + 1)?;
             }
             ok
         }
@@ -629,7 +644,7 @@ pub fn relocate(local: &Btf, relo: &CoreRelo, targets: &[&Btf]) -> Result<Reloca
                     (val, 0, false)
                 })
         } else if kind == CoreReloKind::TypeMatches {
-            types_match(local, lroot_id, tb, cid, 0)?.then_some((1, 0, false))
+            types_match(local, lroot_id, tb, cid, false, 0)?.then_some((1, 0, false))
         } else if types_compat(local, lroot_id, tb, cid, 0)? {
             let v = match kind {
                 CoreReloKind::TypeIdTarget => cid as u64,

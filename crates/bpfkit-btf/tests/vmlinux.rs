@@ -40,3 +40,44 @@ fn vmlinux_task_struct_lookup_and_decode() {
     let int = btf.resolve_type(pid_t).unwrap();
     assert_eq!(btf.name_of(int).unwrap(), "int");
 }
+
+/// The first few distinct names are found by scanning (and remembered), later ones through
+/// the full name index: both paths, and a repeated lookup, give the same ids.
+#[test]
+fn scanned_and_indexed_lookups_agree() {
+    let names = [
+        ("task_struct", Kind::Struct),
+        ("list_head", Kind::Struct),
+        ("pid_t", Kind::Typedef),
+        ("bpf_map_type", Kind::Enum),
+        ("trace_event_raw_sys_enter", Kind::Struct),
+        ("mm_struct", Kind::Struct),
+        ("file", Kind::Struct),
+        ("inode", Kind::Struct),
+        ("sock", Kind::Struct),
+        ("bpf_trace_printk", Kind::Func),
+        ("no_such_type_at_all", Kind::Struct),
+    ];
+    let scanned = Btf::from_file("/sys/kernel/btf/vmlinux").unwrap();
+    let indexed = Btf::from_file("/sys/kernel/btf/vmlinux").unwrap();
+    // More distinct names than are scanned, so `indexed` answers the checked lookups from
+    // its index while `scanned` answers the first ones by scanning.
+    for (n, _) in &names {
+        indexed.find_candidates(n, None);
+    }
+    for (n, k) in names {
+        let first = scanned.find_candidates(n, None);
+        assert_eq!(scanned.find_candidates(n, None), first, "repeat {n}");
+        assert_eq!(indexed.find_candidates(n, None), first, "{n}");
+        assert_eq!(
+            scanned.find_by_name_kind(n, k),
+            indexed.find_by_name_kind(n, k),
+            "{n}"
+        );
+        assert_eq!(
+            first.is_empty(),
+            n == "no_such_type_at_all",
+            "{n}: {first:?}"
+        );
+    }
+}

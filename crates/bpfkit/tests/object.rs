@@ -385,6 +385,40 @@ fn every_core_kind_relocates_against_the_running_kernel() {
     assert_gone(&p, &m, &link_ids);
 }
 
+/// TYPE_MATCHES (tests/fixtures/core_matches.bpf.c, built with clang-15): the kernel's own
+/// list_head and a flavour naming two of its int members match; a flavour with a member of
+/// the wrong width, one with a member the kernel lacks, and a type the kernel lacks do not;
+/// nor does a signed `char comm[16]` (the kernel is built with -funsigned-char), while an
+/// `unsigned char comm[16]` does.
+#[test]
+fn type_matches_relocates_against_the_running_kernel() {
+    let mut b = ObjectBuilder::open_file(fixture("core_matches.bpf.o")).unwrap();
+    b.set_var("target_tid", &my_tid().to_ne_bytes()).unwrap();
+    let obj = b.load().unwrap();
+    let links = obj.attach().unwrap();
+    fire_getppid(1);
+    assert_eq!(u64_of(&obj.read_var("done").unwrap()), 1);
+    let raw = obj.read_var("out").unwrap();
+    let out: Vec<u64> = raw.chunks(8).map(u64_of).collect();
+    let expected = [
+        ("struct list_head", 1),
+        ("task_struct___ok { int pid; int tgid; }", 1),
+        ("task_struct___wide { long long pid; }", 0),
+        ("task_struct___extra { int bpfkit_no_such_field; }", 0),
+        ("struct bpfkit_no_such_type", 0),
+        ("task_struct___scomm { char comm[16]; }", 0),
+        ("task_struct___ucomm { unsigned char comm[16]; }", 1),
+    ];
+    for (i, (what, want)) in expected.iter().enumerate() {
+        assert_eq!(out[i], *want, "slot {i}: {what}");
+    }
+    let link_ids: Vec<u32> = links.iter().map(|l| l.id().unwrap()).collect();
+    let (p, m) = ids(&obj);
+    drop(links);
+    drop(obj);
+    assert_gone(&p, &m, &link_ids);
+}
+
 #[test]
 fn a_failed_relocation_names_the_relocation_and_the_c_source_line() {
     let err = ObjectBuilder::open_file(fixture("core_fail.bpf.o"))
