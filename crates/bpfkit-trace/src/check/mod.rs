@@ -13,6 +13,10 @@ use crate::types::{
 use std::collections::{BTreeMap, HashMap};
 
 mod calls;
+mod config;
+mod mapcalls;
+
+pub use config::ConfigValue;
 
 use calls::CALL_KEYWORDS;
 
@@ -62,6 +66,8 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
     /// For each probe (in program order), the record its `args` reads, when known.
     pub probe_args: Vec<Option<RecordDef>>,
+    /// The config variables `config().name` reads, by name.
+    pub config: BTreeMap<String, ConfigValue>,
 }
 
 /// Config variables bpftrace knows (lower case, without the `BPFTRACE_` prefix).
@@ -173,6 +179,7 @@ pub fn check(
         script_types: c.st,
         warnings,
         probe_args: c.probe_args,
+        config: config::values(prog, opts),
     })
 }
 
@@ -857,6 +864,20 @@ impl<'a> Checker<'a> {
                 to
             }
             ExprKind::Field { base, field, .. } => {
+                if matches!(&base.kind, ExprKind::Call { name, args } if name.name == "config" && args.is_empty())
+                {
+                    return match config::values(self.prog, self.opts).get(&field.name) {
+                        Some(ConfigValue::Int(_)) => Type::I64,
+                        Some(ConfigValue::Str(s)) => Type::Str(s.len() as u64 + 1),
+                        None => {
+                            self.err(
+                                field.span,
+                                format!("Unrecognized config variable: {}", field.name),
+                            );
+                            Type::Unknown
+                        }
+                    };
+                }
                 let bt = self.expr(base, false);
                 self.field(&bt, field, e.span)
             }

@@ -3,6 +3,7 @@
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
 pub mod format;
+mod users;
 
 use crate::codegen::layout::{event, size_of};
 use crate::codegen::{Compiled, MapDef, ValueKind};
