@@ -93,6 +93,8 @@ pub enum Type {
     },
     /// A symbol resolved at print time (`ksym`, `usym`, `func`).
     Symbol,
+    /// `username`: a uid in BPF, printed as the user's name.
+    Username,
     /// `ntop()`.
     Inet,
     /// `strftime()`.
@@ -193,6 +195,7 @@ impl fmt::Display for Type {
             }
             Type::Stack { kernel } => write!(f, "{}", if *kernel { "kstack" } else { "ustack" }),
             Type::Symbol => write!(f, "symbol"),
+            Type::Username => write!(f, "username"),
             Type::Inet => write!(f, "inet"),
             Type::Timestamp => write!(f, "timestamp"),
             Type::MacAddr => write!(f, "macaddr"),
@@ -430,7 +433,9 @@ pub fn size_of(t: &Type, records: &dyn Fn(&str) -> Option<u64>) -> u64 {
         Type::Bool => 1,
         Type::Int { bits, .. } => u64::from(*bits / 8),
         Type::Str(n) | Type::Buffer(n) => *n,
-        Type::Pointer(_) | Type::Stack { .. } | Type::Symbol | Type::Timestamp => 8,
+        Type::Pointer(_) | Type::Stack { .. } | Type::Symbol | Type::Timestamp | Type::Username => {
+            8
+        }
         Type::Array(e, n) => size_of(e, records).saturating_mul(*n),
         Type::Record(n) => records(n).unwrap_or(0),
         Type::Tuple(ts) => {

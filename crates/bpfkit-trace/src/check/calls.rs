@@ -91,7 +91,7 @@ impl Checker<'_> {
                 signed: false,
             },
             "comm" | "pcomm" | "leader_comm" => Type::Str(16),
-            "username" => Type::Str(32),
+            "username" => Type::Username,
             "probe" => Type::Str(self.opts.max_strlen),
             "func" => Type::Symbol,
             "kstack" => Type::Stack { kernel: true },
@@ -282,6 +282,7 @@ impl Checker<'_> {
                 if !matches!(first.kind, ExprKind::Map { .. }) && !stack {
                     self.err(first.span, format!("{n}() expects a map argument"));
                 }
+                self.keyless_map_arg(n, first);
             }
         }
         if let Some(k) = agg {
@@ -332,6 +333,10 @@ impl Checker<'_> {
             ),
             "comm" => Type::Str(16),
             "ksym" | "usym" => Type::Symbol,
+            "ppid" => Type::Int {
+                bits: 32,
+                signed: true,
+            },
             "ntop" => Type::Inet,
             "pton" => Type::Array(
                 Box::new(Type::Int {

@@ -14,6 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 
 mod calls;
 mod sizes;
+mod config;
+mod mapcalls;
+
+pub use config::ConfigValue;
 
 use calls::CALL_KEYWORDS;
 
@@ -65,6 +69,8 @@ pub struct Checked {
     pub probe_args: Vec<Option<RecordDef>>,
     /// The value of every `sizeof()`/`offsetof()`, by its span.
     pub consts: HashMap<Span, u64>,
+    /// The config variables `config().name` reads, by name.
+    pub config: BTreeMap<String, ConfigValue>,
 }
 
 /// Config variables bpftrace knows (lower case, without the `BPFTRACE_` prefix).
@@ -178,6 +184,7 @@ pub fn check(
         warnings,
         probe_args: c.probe_args,
         consts: c.consts,
+        config: config::values(prog, opts),
     })
 }
 
@@ -871,6 +878,20 @@ impl<'a> Checker<'a> {
                 to
             }
             ExprKind::Field { base, field, .. } => {
+                if matches!(&base.kind, ExprKind::Call { name, args } if name.name == "config" && args.is_empty())
+                {
+                    return match config::values(self.prog, self.opts).get(&field.name) {
+                        Some(ConfigValue::Int(_)) => Type::I64,
+                        Some(ConfigValue::Str(s)) => Type::Str(s.len() as u64 + 1),
+                        None => {
+                            self.err(
+                                field.span,
+                                format!("Unrecognized config variable: {}", field.name),
+                            );
+                            Type::Unknown
+                        }
+                    };
+                }
                 let bt = self.expr(base, false);
                 self.field(&bt, field, e.span)
             }

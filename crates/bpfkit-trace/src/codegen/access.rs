@@ -21,7 +21,7 @@ impl Gen<'_, '_> {
         match name {
             "pid" => int(self.pid_tgid(true)),
             "tid" => int(self.pid_tgid(false)),
-            "uid" | "gid" => {
+            "uid" | "gid" | "username" => {
                 let t = self.call(h::GET_CURRENT_UID_GID, vec![]);
                 if name == "gid" {
                     self.alu(AluOp::Rsh, t, Src::Imm(32));
@@ -94,6 +94,9 @@ impl Gen<'_, '_> {
                 }
                 if let Some(v) = kernel_constant(name) {
                     return int(self.imm(v));
+                }
+                if let Some(r) = self.kernel_builtin(name, span) {
+                    return r;
                 }
                 Err(unsupported(span, &format!("the builtin '{name}'")))
             }
@@ -215,7 +218,7 @@ impl Gen<'_, '_> {
     /// Reads `n` (≤ 8) bytes at `addr` into a fresh register (0 on fault). The legacy
     /// `probe_read` reads kernel and user addresses alike on x86-64, and tracepoint struct
     /// pointers (`args->rqtp`) are often user memory.
-    fn read_kernel(&mut self, addr: V, n: u32) -> V {
+    pub(super) fn read_kernel(&mut self, addr: V, n: u32) -> V {
         let (slot, _) = self.alloc(8);
         self.emit(Op::Store(Size::DW, slot, 0, Src::Imm(0)));
         self.call(

@@ -145,8 +145,15 @@ impl Gen<'_, '_> {
                     return Err(unsupported(e.span, "delete() on a histogram map"));
                 }
                 let k = self.key(&def, &keys)?;
-                self.call(h::MAP_DELETE_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
-                Ok(Val::Void)
+                let rc = self.call(h::MAP_DELETE_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
+                // true when an element was there to delete.
+                let r = self.imm(0);
+                let l = self.l();
+                self.emit(Op::Br(JmpOp::Ne, rc, Src::Imm(0), l));
+                self.emit(Op::Imm(r, 1));
+                self.emit(Op::Label(l));
+                self.bools.insert(r);
+                Ok(Val::Int(r, false))
             }
             "has_key" => {
                 let (m, _) = self.map_arg(
@@ -306,7 +313,10 @@ impl Gen<'_, '_> {
             "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => Err(
                 Diagnostic::error(e.span, format!("{name}() must be assigned to a map")),
             ),
-            _ => Err(unsupported(e.span, &format!("the function {name}()"))),
+            _ => match self.kernel_call(e, name, args) {
+                Some(r) => r,
+                None => Err(unsupported(e.span, &format!("the function {name}()"))),
+            },
         }
     }
 

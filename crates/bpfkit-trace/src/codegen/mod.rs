@@ -9,6 +9,7 @@ mod access;
 mod calls;
 mod strfuncs;
 pub use strfuncs::resolve_diag_format;
+mod kbuiltins;
 pub mod layout;
 mod sizes;
 mod tuples;
@@ -369,6 +370,8 @@ struct Gen<'a, 'b> {
     var_kptr: HashMap<String, u32>,
     /// Registers holding bools (printed `true`/`false`).
     bools: std::collections::HashSet<V>,
+    /// Registers holding uids that print as user names (`username`).
+    users: std::collections::HashSet<V>,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -405,6 +408,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             kptr: HashMap::new(),
             var_kptr: HashMap::new(),
             bools: std::collections::HashSet::new(),
+            users: std::collections::HashSet::new(),
         }
     }
 
@@ -1055,6 +1059,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.span = e.span;
         let r = self.expr_inner(e);
         self.span = saved;
+        if let Ok(Val::Int(v, _)) = &r {
+            if self.checked_type(e) == Type::Username {
+                self.users.insert(*v);
+            }
+        }
         r
     }
 
@@ -1336,7 +1345,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 Ok(Val::Int(d, signed))
             }
-            ExprKind::Field { base, field, .. } => self.field(e, base, field),
+            ExprKind::Field { base, field, .. } => {
+                match (&base.kind, self.cx.checked.config.get(&field.name)) {
+                    (ExprKind::Call { name, .. }, Some(v)) if name.name == "config" => {
+                        Ok(match v {
+                            crate::check::ConfigValue::Int(i) => Val::Int(self.imm(*i), true),
+                            crate::check::ConfigValue::Str(s) => self.str_lit(s.clone().as_bytes()),
+                        })
+                    }
+                    _ => self.field(e, base, field),
+                }
+            }
             ExprKind::Tuple(items) => {
                 let mut vals = Vec::new();
                 for it in items {
@@ -1346,6 +1365,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .iter()
                     .map(|v| match v {
                         Val::Int(x, _) if self.bools.contains(x) => Type::Bool,
+                        Val::Int(x, _) if self.users.contains(x) => Type::Username,
                         Val::Int(_, s) => Type::Int {
                             bits: 64,
                             signed: *s,
@@ -1425,6 +1445,8 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.emit(Op::Store(Size::DW, p, off as i16, Src::V(*x)));
                     types.push(if self.bools.contains(x) {
                         Type::Bool
+                    } else if self.users.contains(x) {
+                        Type::Username
                     } else {
                         Type::Int {
                             bits: 64,

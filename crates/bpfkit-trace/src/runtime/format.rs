@@ -80,6 +80,7 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             let ts: Vec<Type> = fs.iter().map(|f| f.1.clone()).collect();
             decode(&Type::Tuple(ts), b)
         }
+        Type::Username => Value::Str(super::users::name_of(u64_at(b, 0)).into_bytes()),
         Type::Int { signed: true, .. } => Value::Int(u64_at(b, 0) as i64),
         Type::Bool => Value::Bool(u64_at(b, 0) != 0),
         Type::Inet => Value::Str(super::strfuncs::inet_text(b).into_bytes()),

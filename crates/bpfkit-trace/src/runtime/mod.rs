@@ -4,6 +4,7 @@
 
 pub mod format;
 pub mod strfuncs;
+mod users;
 
 use crate::codegen::layout::{event, size_of};
 use crate::codegen::{Compiled, MapDef, ValueKind};
