@@ -202,6 +202,7 @@ pub fn compile(
     };
     let (prog, checked, warnings) =
         crate::check_program(name, text, &ts, &copts).map_err(|e| e.to_string())?;
+    crate::includes::check_includes(&prog, text)?;
     if !warnings.is_empty() {
         let _ = write!(dump, "{warnings}");
     }

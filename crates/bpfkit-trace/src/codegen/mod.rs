@@ -1119,7 +1119,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.emit(Op::Load(Size::DW, c, p, 0));
                         self.emit(Op::Br(JmpOp::Eq, c, Src::Imm(0), skip));
                         self.emit(Op::Load(Size::DW, out, p, 8));
+                        // The total is signed: divide its magnitude, truncating toward zero.
+                        let pos = self.l();
+                        let done = self.l();
+                        self.emit(Op::Br(JmpOp::Sge, out, Src::Imm(0), pos));
+                        self.emit(Op::Neg(out));
                         self.alu(AluOp::Div, out, Src::V(c));
+                        self.emit(Op::Neg(out));
+                        self.emit(Op::Jmp(done));
+                        self.emit(Op::Label(pos));
+                        self.alu(AluOp::Div, out, Src::V(c));
+                        self.emit(Op::Label(done));
                         self.emit(Op::Label(skip));
                         Ok(Val::Int(out, true))
                     }
