@@ -599,6 +599,12 @@ impl<'a> Checker<'a> {
                     Some(info) => {
                         if !info.value.compatible(&vt) {
                             self.err(op_span, format!("Type mismatch for @{name}: trying to assign value of type '{vt}' when map already contains a value of type '{}'", info.value));
+                        } else if let Some(w) =
+                            crate::codegen::tuples::widen_memory(&info.value, &vt)
+                        {
+                            if let Some(m) = self.maps.get_mut(name) {
+                                m.value = w;
+                            }
                         }
                     }
                     None => {
@@ -639,6 +645,14 @@ impl<'a> Checker<'a> {
             (Some(a), Some(b)) => a.compatible(b),
             _ => false,
         };
+        if let (true, Some(a), Some(b)) = (ok, &info.key, key) {
+            if let Some(w) = crate::codegen::tuples::widen_memory(a, b) {
+                if let Some(m) = self.maps.get_mut(name) {
+                    m.key = Some(w);
+                }
+            }
+            return;
+        }
         if !ok {
             let show = |k: &Option<Type>| k.as_ref().map_or("[]".to_string(), |t| format!("[{t}]"));
             let msg = format!(

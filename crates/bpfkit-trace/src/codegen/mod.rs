@@ -12,7 +12,7 @@ pub use strfuncs::resolve_diag_format;
 mod kbuiltins;
 pub mod layout;
 mod sizes;
-mod tuples;
+pub(crate) mod tuples;
 
 pub use calls::signal_number;
 
@@ -581,9 +581,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .as_ref()
                     .is_none_or(|t| matches!(&t.kind, TypeKind::Name(n) if n != "string")) =>
                 {
-                    if !self.vars.contains_key(&var.name) {
-                        let v = self.var_int(&var.name, true);
-                        self.emit(Op::Imm(v, 0));
+                    // A declaration starts a fresh variable: an earlier block's value is gone.
+                    match self.vars.get(&var.name) {
+                        Some(Var::Int(v, _)) => {
+                            let v = *v;
+                            self.emit(Op::Imm(v, 0));
+                        }
+                        None => {
+                            let v = self.var_int(&var.name, true);
+                            self.emit(Op::Imm(v, 0));
+                        }
+                        Some(_) => {}
                     }
                     Ok(())
                 }
@@ -716,6 +724,23 @@ impl<'a, 'b> Gen<'a, 'b> {
                         };
                     }
                     Val::Mem(p, t) => {
+                        // A tuple whose strings differ in length from the variable's: both fit
+                        // the widened layout.
+                        if let Some(Var::Mem(off, dt)) = &cur {
+                            if let Some(w) = tuples::widen_tuple(dt, &t)
+                                .filter(|w| matches!(w, Type::Tuple(_)) && dt != &t)
+                            {
+                                let dst = if w == *dt {
+                                    self.scratch_at(*off)
+                                } else {
+                                    let (d, off) = self.alloc(size_of(&w));
+                                    self.vars.insert(name.clone(), Var::Mem(off, w.clone()));
+                                    d
+                                };
+                                self.convert_tuple(dst, &w, p, &t);
+                                return Ok(());
+                            }
+                        }
                         let n = size_of(&t);
                         let dst = match cur {
                             Some(Var::Mem(off, dt)) if size_of(&dt) >= n => self.scratch_at(off),
@@ -780,7 +805,11 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.alu(AluOp::Add, dst, Src::Imm(off as i32));
                     let m = size_of(&vt).min(n);
                     self.zero(dst, n);
-                    self.memcpy(dst, p, m);
+                    if matches!(t, Type::Tuple(_)) && *t != vt {
+                        self.convert_tuple(dst, t, p, &vt);
+                    } else {
+                        self.memcpy(dst, p, m);
+                    }
                 }
                 Val::Void => return Err(Diagnostic::error(e.span, "key has no value")),
             }
@@ -817,6 +846,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         } else {
             match self.expr(value)? {
                 Val::Int(x, _) => self.emit(Op::Store(Size::DW, val, 0, Src::V(x))),
+                Val::Mem(p, t) if matches!(&def.value, ValueKind::Plain(dt @ Type::Tuple(_)) if *dt != t) => {
+                    if let ValueKind::Plain(dt) = &def.value {
+                        self.zero(val, def.value_size);
+                        self.convert_tuple(val, dt, p, &t);
+                    }
+                }
                 Val::Mem(p, t) => {
                     let n = size_of(&t).min(def.value_size);
                     if n < def.value_size {

@@ -36,3 +36,59 @@ impl Gen<'_, '_> {
         Ok(Val::Int(d, signed_of(&t)))
     }
 }
+
+/// The type that holds values of both tuple types `a` and `b` (same shape): each string
+/// element takes the longer of the two lengths, as bpftrace sizes a variable to the largest
+/// value assigned to it. `None` when the shapes differ.
+pub(crate) fn widen_tuple(a: &Type, b: &Type) -> Option<Type> {
+    match (a, b) {
+        (Type::Str(x), Type::Str(y)) => Some(Type::Str((*x).max(*y))),
+        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => xs
+            .iter()
+            .zip(ys)
+            .map(|(x, y)| widen_tuple(x, y))
+            .collect::<Option<Vec<_>>>()
+            .map(Type::Tuple),
+        (x, y) if !is_memory(x) && !is_memory(y) => Some(x.clone()),
+        (x, y) if x == y => Some(x.clone()),
+        _ => None,
+    }
+}
+
+impl Gen<'_, '_> {
+    /// Copies the value at `src` of type `st` to `dst` laid out as `dt`, a widening of `st`
+    /// ([`widen_tuple`]): each element moves to its offset in `dt`, shorter strings are padded
+    /// with zeros.
+    pub(super) fn convert_tuple(&mut self, dst: V, dt: &Type, src: V, st: &Type) {
+        match (dt, st) {
+            (Type::Tuple(ds), Type::Tuple(ss)) => {
+                let (mut doff, mut soff) = (0u32, 0u32);
+                for (d, s) in ds.iter().zip(ss) {
+                    let dp = self.copy(dst);
+                    self.alu(AluOp::Add, dp, Src::Imm(doff as i32));
+                    let sp = self.copy(src);
+                    self.alu(AluOp::Add, sp, Src::Imm(soff as i32));
+                    self.convert_tuple(dp, d, sp, s);
+                    doff += size_of(d);
+                    soff += size_of(s);
+                }
+            }
+            _ => {
+                let (dn, sn) = (size_of(dt), size_of(st));
+                if dn > sn {
+                    self.zero(dst, dn);
+                }
+                self.memcpy(dst, src, dn.min(sn));
+            }
+        }
+    }
+}
+
+/// The widening of a map's string or tuple key/value type `a` that also holds `b` (bpftrace
+/// sizes strings to the longest assigned), when it differs from `a`.
+pub(crate) fn widen_memory(a: &Type, b: &Type) -> Option<Type> {
+    if !matches!(a, Type::Str(_) | Type::Tuple(_)) {
+        return None;
+    }
+    widen_tuple(a, b).filter(|w| w != a)
+}
