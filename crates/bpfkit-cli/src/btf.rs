@@ -62,13 +62,14 @@ fn parse_maybe_split(raw: Vec<u8>, split: bool) -> Result<Btf, CliError> {
         let base = Btf::vmlinux().map_err(|e| fail(format!("can't load vmlinux BTF: {e}")))?;
         return Btf::parse_split(&raw, &base).map_err(|e| fail(format!("can't parse BTF: {e}")));
     }
-    match Btf::from_vec(raw.clone()) {
+    // Shared, so the split retry below needs no copy of bytes that usually parse at once.
+    let raw: bpfkit_btf::SharedBytes = std::sync::Arc::new(raw);
+    match Btf::from_shared(raw.clone()) {
         Ok(b) => Ok(b),
         // Program BTF made against a module or vmlinux may be split too.
         Err(first) => match Btf::vmlinux() {
-            Ok(base) => {
-                Btf::parse_split(&raw, &base).map_err(|_| fail(format!("can't parse BTF: {first}")))
-            }
+            Ok(base) => Btf::from_shared_split(raw, &base)
+                .map_err(|_| fail(format!("can't parse BTF: {first}"))),
             Err(_) => Err(fail(format!("can't parse BTF: {first}"))),
         },
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bpfkit::features::{self, HelperScan, ProbeOptions, Report, SystemConfig};
 
-use crate::json::Json;
+use crate::output::J;
 use crate::{CliError, Global};
 
 /// `bpfkit feature …`
@@ -247,13 +247,13 @@ fn text(r: &Report) -> String {
     o
 }
 
-fn int_or_minus_one(v: Option<i64>) -> Json {
-    Json::Int(v.unwrap_or(-1))
+fn int_or_minus_one(v: Option<i64>) -> J {
+    J::I(v.unwrap_or(-1))
 }
 
-fn to_json(r: &Report) -> Json {
-    let mut root = Json::obj();
-    let mut sys = Json::obj();
+fn to_json(r: &Report) -> J {
+    let mut root = J::obj();
+    let mut sys = J::obj();
     let s = &r.system;
     sys.push(
         "unprivileged_bpf_disabled",
@@ -265,35 +265,35 @@ fn to_json(r: &Report) -> Json {
     sys.push("bpf_jit_limit", int_or_minus_one(s.bpf_jit_limit));
     if s.kernel_config_source.is_ok() {
         for (name, value) in &s.kernel_config {
-            sys.push(*name, value.clone().map_or(Json::Null, Json::Str));
+            sys.push(name, value.clone().map_or(J::Null, J::Str));
         }
     }
     root.push("system_config", sys);
-    let mut sc = Json::obj();
-    sc.push("have_bpf_syscall", Json::Bool(r.bpf_syscall));
+    let mut sc = J::obj();
+    sc.push("have_bpf_syscall", J::Bool(r.bpf_syscall));
     root.push("syscall_config", sc);
-    let mut pt = Json::obj();
+    let mut pt = J::obj();
     for (_, name, ok) in &r.prog_types {
-        pt.push(format!("have_{name}_prog_type"), Json::Bool(*ok));
+        pt.push(&format!("have_{name}_prog_type"), J::Bool(*ok));
     }
     root.push("program_types", pt);
-    let mut mt = Json::obj();
+    let mut mt = J::obj();
     for (_, name, ok) in &r.map_types {
-        mt.push(format!("have_{name}_map_type"), Json::Bool(*ok));
+        mt.push(&format!("have_{name}_map_type"), J::Bool(*ok));
     }
     root.push("map_types", mt);
-    let mut hp = Json::obj();
+    let mut hp = J::obj();
     for (_, name, scan) in &r.helpers {
         let list = match scan {
-            HelperScan::Available(l) => l.iter().map(|h| Json::Str(h.name.to_string())).collect(),
+            HelperScan::Available(l) => l.iter().map(|h| J::Str(h.name.to_string())).collect(),
             _ => Vec::new(),
         };
-        hp.push(format!("{name}_available_helpers"), Json::Arr(list));
+        hp.push(&format!("{name}_available_helpers"), J::Arr(list));
     }
     root.push("helpers", hp);
-    let mut misc = Json::obj();
+    let mut misc = J::obj();
     for (m, ok) in &r.misc {
-        misc.push(m.json_key(), Json::Bool(*ok));
+        misc.push(m.json_key(), J::Bool(*ok));
     }
     root.push("misc", misc);
     root

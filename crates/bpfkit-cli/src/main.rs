@@ -12,7 +12,6 @@ mod cgroup;
 mod feature;
 mod gen;
 mod jited;
-mod json;
 mod link;
 mod map;
 mod net;
@@ -34,7 +33,8 @@ pub struct Global {
     /// Print human-readable (indented) JSON output; implies --json.
     #[arg(short = 'p', long, global = true)]
     pub pretty: bool,
-    /// Print debug information (timings, probe details) on stderr.
+    /// Print on stderr every bpf() call made (command, result or errno) and the verifier log
+    /// of every program loaded.
     #[arg(short = 'd', long, global = true)]
     pub debug: bool,
     /// Show the bpffs paths where objects are pinned (`show`/`list`).
@@ -110,8 +110,8 @@ fn prog(global: &Global, mut words: Vec<String>) -> Result<(), CliError> {
         words.remove(0)
     };
     match verb.as_str() {
-        "load" => prog_load::run(global, false, words),
-        "loadall" => prog_load::run(global, true, words),
+        "load" => noun(global, |g, w| prog_load::run(g, false, w), words),
+        "loadall" => noun(global, |g, w| prog_load::run(g, true, w), words),
         _ => noun(
             global,
             prog::run,
@@ -138,6 +138,9 @@ fn noun(
             "-m" | "--mapcompat" => g.mapcompat = true,
             _ => rest.push(w),
         }
+    }
+    if g.debug {
+        bpfkit_sys::set_debug(true);
     }
     match run(&g, rest) {
         Err(e) if !matches!(e, CliError::Reported(_) | CliError::Silent) => {
@@ -167,6 +170,9 @@ fn main() {
         }
     };
     let global = cli.global;
+    if global.debug {
+        bpfkit_sys::set_debug(true);
+    }
     let result = match cli.command {
         Command::Feature(args) => feature::run(&global, args),
         Command::Prog(p) => prog(&global, p.words),
@@ -240,8 +246,8 @@ fn report_error(global: &Global, e: &CliError) {
     // A library error may carry a multi-line log; the one-line summary goes first and the
     // rest follows, so the first line alone says what failed.
     if global.json() {
-        let mut o = json::Json::obj();
-        o.push("error", json::Json::Str(e.message().to_string()));
+        let mut o = output::J::obj();
+        o.push("error", output::J::s(e.message()));
         // Failing to print the failure leaves only the exit status to tell it.
         use std::io::Write;
         let _ = writeln!(std::io::stdout(), "{}", o.render(global.pretty));

@@ -2,9 +2,9 @@
 //! value written the way bpftool's JSON writer lays it out, hex byte dumps, and the pieces of
 //! text layout several nouns print (`loaded_at` times, pinned paths, owning pids).
 //!
-//! [`crate::json::Json`] holds only signed 64-bit numbers; map values and counters need the
-//! whole `u64` range, and `-p` must place brackets where bpftool does (scalars of an array on
-//! one line, the closing bracket on its own), so these nouns use [`J`].
+//! [`J`] is the one JSON writer of the command line: it holds the whole `u64` range (map
+//! values, counters) and under `-p` places brackets where bpftool does (scalars of an array on
+//! one line, the closing bracket on its own).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

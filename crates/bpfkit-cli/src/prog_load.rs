@@ -153,6 +153,10 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
         ))
     })?;
     b.skip_unsupported(true);
+    if g.debug {
+        // bpftool's -d asks libbpf for the instruction trace, the states and the statistics.
+        b.log_level(7);
+    }
     for (sel, target) in &opts.reuse {
         let name = match sel {
             MapSel::Name(n) => n.clone(),
@@ -181,6 +185,12 @@ pub fn run(g: &Global, all: bool, words: Vec<String>) -> Result<(), CliError> {
     let obj = b
         .load()
         .map_err(|e| failed(format!("failed to load object file: {e}")))?;
+    if g.debug {
+        for p in obj.programs() {
+            eprintln!("verifier log of program {}:", p.name);
+            eprintln!("{}", p.program.verifier_log());
+        }
+    }
     for (prog, why) in obj.skipped() {
         eprintln!("Warning: program '{prog}' left out: {why}");
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -100,6 +101,67 @@ impl fmt::Display for Cmd {
     }
 }
 
+/// Whether every command is reported on stderr (see [`set_debug`]).
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// Turns on (or off) a report on stderr of every `bpf(2)` command this process issues: one
+/// line per call, `bpf(NAME) = RESULT` or `bpf(NAME) = -1 ERRNO`, with the ids of id walks. It is the
+/// `-d/--debug` of the command line; a process-wide flag because the calls come from every
+/// layer above this one.
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, Ordering::Relaxed);
+}
+
+fn report(cmd: Cmd, attr: &[u8], ret: i64, errno: &std::io::Error) {
+    let word = |at: usize| {
+        attr.get(at..at + 4)
+            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // The ids make an id walk readable: which id was asked for and which came back.
+    let (arg, out) = match cmd {
+        Cmd::ProgGetNextId | Cmd::MapGetNextId | Cmd::BtfGetNextId | Cmd::LinkGetNextId => (
+            format!(", start_id {}", word(0)),
+            format!(", next_id {}", word(4)),
+        ),
+        Cmd::ProgGetFdById | Cmd::MapGetFdById | Cmd::BtfGetFdById | Cmd::LinkGetFdById => {
+            (format!(", id {}", word(0)), String::new())
+        }
+        _ => (String::new(), String::new()),
+    };
+    if ret >= 0 {
+        eprintln!("bpf({cmd}{arg}) = {ret}{out}");
+    } else {
+        let code = errno.raw_os_error().unwrap_or(0);
+        eprintln!("bpf({cmd}{arg}) = -1 {}", errno_name(code));
+    }
+}
+
+/// The symbolic name of the errnos `bpf(2)` returns, as strace prints them.
+fn errno_name(code: i32) -> String {
+    let name = match code {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::ENOSYS => "ENOSYS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        524 => "ENOTSUPP", // the kernel's internal "operation not supported"
+        _ => return format!("E{code}"),
+    };
+    name.to_string()
+}
+
 /// Issues `bpf(cmd, attr, sizeof(*attr))` and returns the kernel's non-negative result.
 ///
 /// `A` must be a `#[repr(C)]` struct laid out as the prefix of `union bpf_attr` that `cmd`
@@ -118,10 +180,17 @@ pub fn bpf<A: Copy>(cmd: Cmd, attr: &mut A) -> Result<i64> {
                 size,
             )
         };
+        let errno = std::io::Error::last_os_error();
+        if DEBUG.load(Ordering::Relaxed) {
+            // SAFETY: `attr` is a fully initialised value of `size` bytes (the contract above),
+            // read here as bytes while no one else can touch it.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(attr as *const A as *const u8, size as usize) };
+            report(cmd, bytes, ret, &errno);
+        }
         if ret >= 0 {
             return Ok(ret);
         }
-        let errno = std::io::Error::last_os_error();
         if errno.raw_os_error() == Some(libc::EINTR) {
             continue;
         }

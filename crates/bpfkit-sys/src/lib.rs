@@ -30,5 +30,5 @@ pub mod sockopt;
 pub mod stats;
 pub mod tracefs;
 
-pub use cmd::{bpf, bpf_fd, Cmd};
+pub use cmd::{bpf, bpf_fd, set_debug, Cmd};
 pub use error::{Capability, Error, Result};
