@@ -61,7 +61,10 @@ const EXCLUDED: &[(&str, Exclusion)] = &[
     ("xfsdist", Exclusion::Kprobes),
     ("loads", Exclusion::MissingKernelSymbol("avenrun")),
     ("runqlen", Exclusion::KernelField("cfs_rq", "nr_running")),
-    ("tcpdrop", Exclusion::NotYetSupported("the builtin 'kstack'")),
+    (
+        "tcpdrop",
+        Exclusion::NotYetSupported("the builtin 'kstack'"),
+    ),
     (
         "threadsnoop",
         Exclusion::MissingSymbol("libpthread.so.0", "pthread_create"),
@@ -209,8 +212,7 @@ fn every_tool_is_covered_or_excluded() {
                     .expect("run bpfkit trace --dry-run");
                 let text = String::from_utf8_lossy(&out.stderr);
                 assert!(
-                    !out.status.success()
-                        && text.contains(&format!("{what} is not supported")),
+                    !out.status.success() && text.contains(&format!("{what} is not supported")),
                     "bpfkit trace compiles {what} now: run {name}\n{text}"
                 );
                 println!("excluded {name}: bpfkit trace does not support {what} yet");

@@ -13,9 +13,9 @@ use crate::types::{
 use std::collections::{BTreeMap, HashMap};
 
 mod calls;
-mod sizes;
 mod config;
 mod mapcalls;
+mod sizes;
 
 pub use config::ConfigValue;
 
