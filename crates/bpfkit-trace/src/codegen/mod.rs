@@ -7,10 +7,12 @@
 
 mod access;
 mod calls;
+mod forloop;
 mod kbuiltins;
 pub mod layout;
 
 pub use calls::signal_number;
+pub use forloop::func_btf;
 
 use crate::ast::*;
 use crate::check::{const_eval, Checked};
@@ -90,6 +92,8 @@ pub struct ProgDef {
     pub insns: Vec<Insn>,
     /// `(first instruction, script span)` in instruction order.
     pub spans: Vec<(usize, Span)>,
+    /// First instructions of the callback subprograms (`for` over maps, `len`).
+    pub funcs: Vec<u32>,
 }
 
 /// Everything the driver loads and the runtime decodes.
@@ -129,6 +133,7 @@ pub fn compile(
         maps: Vec::new(),
         map_index: HashMap::new(),
         formats: Vec::new(),
+        subprogs: Vec::new(),
     };
     cx.maps.push(MapDef {
         name: "events".into(),
@@ -178,14 +183,16 @@ pub fn compile(
             g.probe(probe)?;
             scratch_max = scratch_max.max(g.scratch_top);
             zeros_max = zeros_max.max(g.zero_max);
-            let (insns, spans) =
+            let main =
                 regalloc::lower(&g.ops, &g.spans).map_err(|m| Diagnostic::error(probe.span, m))?;
+            let ((insns, spans), funcs) = forloop::link(main, std::mem::take(&mut cx.subprogs));
             progs.push(ProgDef {
                 name: prog_name(r),
                 point: r.clone(),
                 prog_type: r.point.program_type(),
                 insns,
                 spans,
+                funcs,
             });
         }
     }
@@ -227,6 +234,8 @@ struct Ctx<'a> {
     maps: Vec<MapDef>,
     map_index: HashMap<String, usize>,
     formats: Vec<FormatDef>,
+    /// Lowered callback subprograms of the program being compiled (`for` over maps).
+    subprogs: Vec<regalloc::Lowered>,
 }
 
 /// Finds the constant arguments of the first `lhist` call assigned to `@name`.
@@ -632,7 +641,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.emit(Op::Label(end));
                     Ok(())
                 }
-                ForIter::Map(m) => Err(unsupported(m.span, "for over a map")),
+                ForIter::Map(m) => self.for_map(&var.name, m, body),
             },
             StmtKind::Break => match self.loops.last() {
                 Some(&(_, end)) => {
@@ -1324,6 +1333,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Ok(Val::Mem(p, t))
             }
             ExprKind::Call { name, args } => self.call_fn(e, &name.name, args),
+            ExprKind::TupleIndex(base, idx, _) => self.tuple_index(base, *idx),
             ExprKind::Block(b) => {
                 let Some((last, init)) = b.stmts.split_last() else {
                     return Ok(Val::Void);
