@@ -115,7 +115,19 @@ fn load(
     let fds: Vec<i32> = maps.iter().map(|m| m.fd().as_raw_fd()).collect();
     let mut progs = Vec::new();
     for p in &c.progs {
+        let func_btf = if p.funcs.is_empty() {
+            None
+        } else {
+            let (btf, info) = crate::codegen::func_btf(&p.funcs)?;
+            let fd = bpfkit_sys::btf::btf_load(&btf).map_err(|e| format!("{}: {e}", p.name))?;
+            Some((fd, info))
+        };
         let mut spec = ProgramSpec::new(p.name.clone(), p.prog_type, &p.insns).fd_array(&fds);
+        if let Some((fd, info)) = &func_btf {
+            spec.prog_btf_fd = Some(fd.as_fd());
+            spec.func_info = info;
+            spec.func_info_rec_size = 8;
+        }
         if verbose {
             spec = spec.log_level(1);
         }

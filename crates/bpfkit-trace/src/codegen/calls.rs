@@ -155,6 +155,14 @@ impl Gen<'_, '_> {
                 self.bools.insert(r);
                 Ok(Val::Int(r, false))
             }
+            "len" => {
+                let (m, _) = self.map_arg(
+                    args.first()
+                        .ok_or_else(|| Diagnostic::error(e.span, "len() needs a map"))?,
+                )?;
+                let (mi, _) = self.map_def(&m, e.span)?;
+                Ok(Val::Int(self.map_len(mi), false))
+            }
             "has_key" => {
                 let (m, _) = self.map_arg(
                     args.first()

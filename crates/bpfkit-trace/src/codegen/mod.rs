@@ -9,12 +9,14 @@ mod access;
 mod calls;
 mod strfuncs;
 pub use strfuncs::resolve_diag_format;
+mod forloop;
 mod kbuiltins;
 pub mod layout;
 mod sizes;
 pub(crate) mod tuples;
 
 pub use calls::signal_number;
+pub use forloop::func_btf;
 
 use crate::ast::*;
 use crate::check::{const_eval, Checked};
@@ -94,6 +96,8 @@ pub struct ProgDef {
     pub insns: Vec<Insn>,
     /// `(first instruction, script span)` in instruction order.
     pub spans: Vec<(usize, Span)>,
+    /// First instructions of the callback subprograms (`for` over maps, `len`).
+    pub funcs: Vec<u32>,
 }
 
 /// Everything the driver loads and the runtime decodes.
@@ -133,6 +137,7 @@ pub fn compile(
         maps: Vec::new(),
         map_index: HashMap::new(),
         formats: Vec::new(),
+        subprogs: Vec::new(),
     };
     cx.maps.push(MapDef {
         name: "events".into(),
@@ -182,14 +187,16 @@ pub fn compile(
             g.probe(probe)?;
             scratch_max = scratch_max.max(g.scratch_top);
             zeros_max = zeros_max.max(g.zero_max);
-            let (insns, spans) =
+            let main =
                 regalloc::lower(&g.ops, &g.spans).map_err(|m| Diagnostic::error(probe.span, m))?;
+            let ((insns, spans), funcs) = forloop::link(main, std::mem::take(&mut cx.subprogs));
             progs.push(ProgDef {
                 name: prog_name(r),
                 point: r.clone(),
                 prog_type: r.point.program_type(),
                 insns,
                 spans,
+                funcs,
             });
         }
     }
@@ -231,6 +238,8 @@ struct Ctx<'a> {
     maps: Vec<MapDef>,
     map_index: HashMap<String, usize>,
     formats: Vec<FormatDef>,
+    /// Lowered callback subprograms of the program being compiled (`for` over maps).
+    subprogs: Vec<regalloc::Lowered>,
 }
 
 /// Finds the constant arguments of the first `lhist` call assigned to `@name`.
@@ -659,7 +668,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.emit(Op::Label(end));
                     Ok(())
                 }
-                ForIter::Map(m) => Err(unsupported(m.span, "for over a map")),
+                ForIter::Map(m) => self.for_map(&var.name, m, body),
             },
             StmtKind::Break => match self.loops.last() {
                 Some(&(_, end)) => {
