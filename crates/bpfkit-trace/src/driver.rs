@@ -331,7 +331,13 @@ pub fn run(
     while !rt.exit {
         let ready = bpfkit_sys::signal::wait_readable(&[ring.epoll_fd(), sigfd.as_fd()], 1000)
             .map_err(|e| e.to_string())?;
-        let _ = ring.consume(|rec| rt.handle(rec));
+        // Records queued behind an `exit()` are dropped, as bpftrace drops them: running
+        // them could go on for long (a `system()` per record whose exec traces another).
+        let _ = ring.consume(|rec| {
+            if !rt.exit {
+                rt.handle(rec)
+            }
+        });
         rt.report_lost();
         if ready.get(1).copied().unwrap_or(false) {
             while let Ok(Some(sig)) = bpfkit_sys::signal::read_signal(sigfd.as_fd()) {
@@ -347,8 +353,12 @@ pub fn run(
             }
         }
     }
-    let _ = ring.consume(|rec| rt.handle(rec));
     drop(links);
+    let _ = ring.consume(|rec| {
+        if !rt.exit {
+            rt.handle(rec)
+        }
+    });
     for e in &ends {
         run_once(e)?;
     }
