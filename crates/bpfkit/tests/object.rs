@@ -387,9 +387,10 @@ fn every_core_kind_relocates_against_the_running_kernel() {
 
 /// TYPE_MATCHES (tests/fixtures/core_matches.bpf.c, built with clang-15): the kernel's own
 /// list_head and a flavour naming two of its int members match; a flavour with a member of
-/// the wrong width, one with a member the kernel lacks, and a type the kernel lacks do not;
-/// nor does a signed `char comm[16]` (the kernel is built with -funsigned-char), while an
-/// `unsigned char comm[16]` does.
+/// the wrong width, one with a member the kernel lacks, and a type the kernel lacks do not.
+/// Integer signedness counts: BPF C's `char` is signed, while the kernel's is unsigned from
+/// 6.2 on (-funsigned-char) and signed before, as its BTF says; so exactly one of a
+/// `char comm[16]` and an `unsigned char comm[16]` flavour matches.
 #[test]
 fn type_matches_relocates_against_the_running_kernel() {
     let mut b = ObjectBuilder::open_file(fixture("core_matches.bpf.o")).unwrap();
@@ -400,14 +401,26 @@ fn type_matches_relocates_against_the_running_kernel() {
     assert_eq!(u64_of(&obj.read_var("done").unwrap()), 1);
     let raw = obj.read_var("out").unwrap();
     let out: Vec<u64> = raw.chunks(8).map(u64_of).collect();
+    let btf = bpfkit_btf::Btf::vmlinux().unwrap();
+    let char_id = btf
+        .find_by_name_kind("char", bpfkit_btf::Kind::Int)
+        .expect("vmlinux BTF has char");
+    let kernel_char_signed = match btf.type_by_id(char_id).unwrap().detail {
+        bpfkit_btf::Detail::Int(i) => i.is_signed(),
+        _ => unreachable!("char is an INT"),
+    };
+    let signed = u64::from(kernel_char_signed);
     let expected = [
         ("struct list_head", 1),
         ("task_struct___ok { int pid; int tgid; }", 1),
         ("task_struct___wide { long long pid; }", 0),
         ("task_struct___extra { int bpfkit_no_such_field; }", 0),
         ("struct bpfkit_no_such_type", 0),
-        ("task_struct___scomm { char comm[16]; }", 0),
-        ("task_struct___ucomm { unsigned char comm[16]; }", 1),
+        ("task_struct___scomm { char comm[16]; }", signed),
+        (
+            "task_struct___ucomm { unsigned char comm[16]; }",
+            1 - signed,
+        ),
     ];
     for (i, (what, want)) in expected.iter().enumerate() {
         assert_eq!(out[i], *want, "slot {i}: {what}");
