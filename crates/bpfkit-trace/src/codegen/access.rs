@@ -31,6 +31,7 @@ impl Gen<'_, '_> {
                 }
                 int(t)
             }
+            "kstack" | "ustack" => self.stack_value(name == "kstack", &[]),
             "nsecs" => int(self.call(h::KTIME_GET_NS, vec![])),
             "elapsed" => {
                 let t = self.call(h::KTIME_GET_NS, vec![]);

@@ -311,6 +311,7 @@ impl Gen<'_, '_> {
                 self.call(h::SEND_SIGNAL, vec![Arg::Imm(sig)]);
                 Ok(Val::Void)
             }
+            "kstack" | "ustack" => self.stack_value(name == "kstack", args),
             "strerror" => self.strerror_fn(e, args),
             "signal_name" => self.signal_name_fn(e, args),
             "ntop" => self.ntop_fn(e, args),

@@ -13,6 +13,7 @@ mod forloop;
 mod kbuiltins;
 pub mod layout;
 mod sizes;
+mod stacks;
 pub(crate) mod tuples;
 
 pub use calls::signal_number;
@@ -381,6 +382,8 @@ struct Gen<'a, 'b> {
     bools: std::collections::HashSet<V>,
     /// Registers holding uids that print as user names (`username`).
     users: std::collections::HashSet<V>,
+    /// Registers holding `kstack` (true) / `ustack` values.
+    stacks: HashMap<V, bool>,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -418,6 +421,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             var_kptr: HashMap::new(),
             bools: std::collections::HashSet::new(),
             users: std::collections::HashSet::new(),
+            stacks: HashMap::new(),
         }
     }
 
@@ -1420,6 +1424,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .map(|v| match v {
                         Val::Int(x, _) if self.bools.contains(x) => Type::Bool,
                         Val::Int(x, _) if self.users.contains(x) => Type::Username,
+                        Val::Int(x, _) if self.stacks.contains_key(x) => Type::Stack {
+                            kernel: self.stacks.get(x) == Some(&true),
+                        },
                         Val::Int(_, s) => Type::Int {
                             bits: 64,
                             signed: *s,
@@ -1501,6 +1508,8 @@ impl<'a, 'b> Gen<'a, 'b> {
                         Type::Bool
                     } else if self.users.contains(x) {
                         Type::Username
+                    } else if let Some(k) = self.stacks.get(x) {
+                        Type::Stack { kernel: *k }
                     } else {
                         Type::Int {
                             bits: 64,
@@ -1536,6 +1545,7 @@ pub fn user_maps(c: &Compiled) -> BTreeMap<String, usize> {
         .iter()
         .enumerate()
         .skip(USER_MAP_BASE)
+        .filter(|(_, m)| m.name != stacks::STACK_MAP)
         .map(|(i, m)| (m.name.clone(), i))
         .collect()
 }

@@ -81,6 +81,9 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             decode(&Type::Tuple(ts), b)
         }
         Type::Username => Value::Str(super::users::name_of(u64_at(b, 0)).into_bytes()),
+        Type::Stack { kernel } => {
+            Value::Str(super::stacks::text(*kernel, u64_at(b, 0)).into_bytes())
+        }
         Type::Int { signed: true, .. } => Value::Int(u64_at(b, 0) as i64),
         Type::Bool => Value::Bool(u64_at(b, 0) != 0),
         Type::Inet => Value::Str(super::strfuncs::inet_text(b).into_bytes()),

@@ -3,6 +3,7 @@
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
 pub mod format;
+mod stacks;
 pub mod strfuncs;
 mod users;
 
@@ -92,6 +93,15 @@ impl<'a> Runtime<'a> {
         out: &'a mut dyn Write,
         format: OutputFormat,
     ) -> Self {
+        if let Some(i) = compiled
+            .maps
+            .iter()
+            .position(|m| m.map_type == bpfkit::MapType::StackTrace)
+        {
+            if let Some(m) = maps.get(i) {
+                stacks::register(m);
+            }
+        }
         Runtime {
             compiled,
             maps,

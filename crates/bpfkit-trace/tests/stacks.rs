@@ -1,0 +1,106 @@
+//! `kstack` / `ustack` against the real kernel: the frames of this process's getpid calls.
+
+use bpfkit_trace::driver::{self, Options};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `script` while a thread of this process calls getpid; stdout without the attach line.
+fn run_with_getpid(script: &str) -> String {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let t = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            // std::process::id() is a getpid(2) call on Linux.
+            let _ = std::process::id();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
+    stop.store(true, Ordering::Relaxed);
+    t.join().expect("getpid thread");
+    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
+    let s = String::from_utf8_lossy(&out).into_owned();
+    s.split_once('\n')
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+/// Whether `/proc/kallsyms` names `sym`.
+fn kallsyms_has(sym: &str) -> bool {
+    let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    text.lines()
+        .any(|l| l.split_whitespace().nth(2) == Some(sym))
+}
+
+#[test]
+fn kstack_of_getpid_names_the_syscall_entry() {
+    let pid = std::process::id();
+    let out = run_with_getpid(&format!(
+        "tracepoint:syscalls:sys_enter_getpid /pid == {pid}/ {{ @[kstack] = count(); exit(); }}"
+    ));
+    // `@[` then one frame a line, each indented by 8 spaces, then `]: 1`.
+    let body = out
+        .split_once("@[\n")
+        .and_then(|(_, r)| r.split_once("]: 1"))
+        .map(|(f, _)| f)
+        .unwrap_or_else(|| panic!("no stack key in {out:?}"));
+    let frames: Vec<&str> = body.lines().collect();
+    assert!(!frames.is_empty(), "{out:?}");
+    for f in &frames {
+        let name = f
+            .strip_prefix("        ")
+            .and_then(|n| n.split_once('+'))
+            .map(|(n, off)| {
+                assert!(off.parse::<u64>().is_ok(), "offset in {f:?}");
+                n
+            })
+            .unwrap_or_else(|| panic!("frame {f:?}"));
+        assert!(kallsyms_has(name), "{name} not in /proc/kallsyms");
+    }
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("entry_SYSCALL") || f.contains("do_syscall")),
+        "no syscall entry frame in {frames:?}"
+    );
+}
+
+#[test]
+fn stacks_with_modes_limits_and_tuples() {
+    let pid = std::process::id();
+    let out = run_with_getpid(&format!(
+        "tracepoint:syscalls:sys_enter_getpid /pid == {pid}/ {{ \
+         printf(\"%s|\\n\", kstack(1)); print((kstack(raw, 1), 7)); \
+         printf(\"%s|\\n\", ustack(perf, 1)); exit(); }}"
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    // kstack(1): an empty line, one indented frame, then `|`.
+    assert_eq!(lines.first(), Some(&""), "{out:?}");
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.starts_with("        ") && l.contains('+')),
+        "{out:?}"
+    );
+    assert_eq!(lines.get(2), Some(&"|"), "{out:?}");
+    // raw: the bare hex address inside the tuple.
+    assert_eq!(lines.get(3), Some(&"("), "{out:?}");
+    assert!(
+        lines
+            .get(4)
+            .is_some_and(|l| u64::from_str_radix(l, 16).is_ok()),
+        "{out:?}"
+    );
+    assert_eq!(lines.get(5), Some(&", 7)"), "{out:?}");
+    // perf: tab, hex address, name, and the mapped file of this test binary's libc.
+    assert_eq!(lines.get(6), Some(&""), "{out:?}");
+    let perf = lines.get(7).copied().unwrap_or_default();
+    let rest = perf.strip_prefix('\t').unwrap_or_else(|| panic!("{out:?}"));
+    let (addr, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("{out:?}"));
+    assert!(u64::from_str_radix(addr, 16).is_ok(), "{perf:?}");
+    assert!(rest.ends_with(')') && rest.contains(" (/"), "{perf:?}");
+    assert_eq!(lines.get(8), Some(&"|"), "{out:?}");
+}
