@@ -14,6 +14,8 @@ mod kbuiltins;
 pub mod layout;
 mod sizes;
 mod stacks;
+mod tseries;
+pub use tseries::tseries_agg;
 pub(crate) mod tuples;
 
 pub use calls::signal_number;
@@ -52,7 +54,7 @@ const JOIN_MASK: u32 = 4095;
 pub enum ValueKind {
     /// Plain values of this type.
     Plain(Type),
-    /// An aggregation; `lhist` carries `(min, max, step)`.
+    /// An aggregation; `lhist` carries `(min, max, step)`, `tseries` `(interval, num_intervals, agg)`.
     Agg(AggKind, Option<(i64, i64, i64)>),
 }
 
@@ -294,12 +296,7 @@ impl Ctx<'_> {
                     AggKind::Count | AggKind::Sum => (8, key_size),
                     AggKind::Avg | AggKind::Stats | AggKind::Min | AggKind::Max => (16, key_size),
                     AggKind::Hist | AggKind::Lhist => (8, key_size + 8),
-                    AggKind::Tseries => {
-                        return Err(Diagnostic::error(
-                            info.span,
-                            "tseries() is not supported by bpfkit trace",
-                        ))
-                    }
+                    AggKind::Tseries => (16, key_size + 8),
                 };
                 let lh = if *kind == AggKind::Lhist {
                     let a = lhist_args(prog, name).ok_or_else(|| {
@@ -312,6 +309,14 @@ impl Ctx<'_> {
                         ));
                     }
                     Some(a)
+                } else if *kind == AggKind::Tseries {
+                    let a = tseries::tseries_args(prog, name).filter(|a| a.0 > 0 && a.1 > 0);
+                    Some(a.ok_or_else(|| {
+                        Diagnostic::error(
+                            info.span,
+                            "tseries() needs a positive constant interval and num_intervals and an agg of avg, max, min or sum",
+                        )
+                    })?)
                 } else {
                     None
                 };
@@ -901,7 +906,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         keys: &[Expr],
         args: &[Expr],
     ) -> R<()> {
-        let extra = if matches!(kind, AggKind::Hist | AggKind::Lhist) {
+        let extra = if matches!(kind, AggKind::Hist | AggKind::Lhist | AggKind::Tseries) {
             8
         } else {
             0
@@ -916,11 +921,14 @@ impl<'a, 'b> Gen<'a, 'b> {
         if extra > 0 {
             let b = match (kind, lh) {
                 (AggKind::Lhist, Some((min, max, step))) => self.lhist_bucket(x, min, max, step),
+                (AggKind::Tseries, Some((interval, _, _))) => self.tseries_epoch(interval)?,
                 _ => self.log2_bucket(x),
             };
             let off = (def.key_size - 8) as i16;
             self.emit(Op::Store(Size::DW, k, off, Src::V(b)));
-            self.emit(Op::Imm(x, 1));
+            if kind != AggKind::Tseries {
+                self.emit(Op::Imm(x, 1));
+            }
         }
         let p = self.call(h::MAP_LOOKUP_ELEM, vec![Arg::Map(mi), Arg::V(k)]);
         let init = self.l();
@@ -953,7 +961,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.emit(Op::Store(Size::DW, p, 0, Src::V(x)));
                 self.emit(Op::Label(skip));
             }
-            AggKind::Tseries => {}
+            AggKind::Tseries => self.tseries_update(p, x, lh.map_or(0, |a| a.2))?,
         }
         self.emit(Op::Jmp(done));
         self.emit(Op::Label(init));
@@ -963,7 +971,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.emit(Op::Store(Size::DW, val, 0, Src::Imm(1)));
                 self.emit(Op::Store(Size::DW, val, 8, Src::V(x)));
             }
-            AggKind::Min | AggKind::Max => {
+            AggKind::Min | AggKind::Max | AggKind::Tseries => {
                 self.emit(Op::Store(Size::DW, val, 0, Src::V(x)));
                 self.emit(Op::Store(Size::DW, val, 8, Src::Imm(1)));
             }

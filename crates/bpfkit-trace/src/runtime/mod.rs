@@ -5,6 +5,7 @@
 pub mod format;
 mod stacks;
 pub mod strfuncs;
+mod tseries;
 mod users;
 
 use crate::codegen::layout::{event, size_of};
@@ -83,6 +84,7 @@ enum Entry {
     Avg { count: u64, total: i64 },
     Stats { count: u64, total: i64 },
     Hist(BTreeMap<u64, u64>),
+    Tseries(tseries::Series),
 }
 
 impl<'a> Runtime<'a> {
@@ -286,7 +288,10 @@ impl<'a> Runtime<'a> {
 
     fn entries(&self, def: &MapDef, map: &Map) -> Vec<(Value, Entry)> {
         let key_ty = def.key.clone().unwrap_or(Type::None);
-        let is_hist = matches!(def.value, ValueKind::Agg(AggKind::Hist | AggKind::Lhist, _));
+        let is_hist = matches!(
+            def.value,
+            ValueKind::Agg(AggKind::Hist | AggKind::Lhist | AggKind::Tseries, _)
+        );
         let user_key = (def.key_size - if is_hist { 8 } else { 0 }) as usize;
         let mut out: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
         for k in map.keys().filter_map(Result::ok) {
@@ -327,6 +332,21 @@ impl<'a> Runtime<'a> {
                     count: sum(0),
                     total: sum(8) as i64,
                 },
+                ValueKind::Agg(AggKind::Tseries, a) => {
+                    let agg = a.map_or(0, |a| a.2);
+                    let mut acc = (0i64, 0u64);
+                    for v in &vals {
+                        tseries::combine(&mut acc, u64_at(v, 0) as i64, u64_at(v, 8), agg);
+                    }
+                    let mut t = match out.remove(&ukey) {
+                        Some(Entry::Tseries(t)) => t,
+                        _ => BTreeMap::new(),
+                    };
+                    if acc.1 > 0 {
+                        t.insert(u64_at(&k, user_key), acc);
+                    }
+                    Entry::Tseries(t)
+                }
                 ValueKind::Agg(_, _) => {
                     let b = u64_at(&k, user_key);
                     let c = sum(0);
@@ -456,6 +476,14 @@ impl<'a> Runtime<'a> {
                         "{name}: {{ .count = {count}, .average = {avg}, .total = {total} }}\n"
                     ));
                 }
+                Entry::Tseries(t) => {
+                    let (iv, num, agg) = tseries_params(def);
+                    s.push_str(&format!("{name}:\n"));
+                    s.push_str(&tseries::text(t, iv, num, agg, latest_epoch(&entries)));
+                    if keyed {
+                        s.push('\n');
+                    }
+                }
                 Entry::Hist(h) => {
                     s.push_str(&format!("{name}: \n"));
                     s.push_str(&self.hist_text(def, h));
@@ -492,7 +520,10 @@ impl<'a> Runtime<'a> {
     fn print_map_json(&mut self, def: &MapDef, entries: &[(Value, Entry)]) {
         let name = json_str(&def.name);
         let is_hist = entries.iter().any(|e| matches!(e.1, Entry::Hist(_)));
-        let ty = if is_hist {
+        let latest = latest_epoch(entries);
+        let ty = if matches!(def.value, ValueKind::Agg(AggKind::Tseries, _)) {
+            "tseries"
+        } else if is_hist {
             "hist"
         } else if matches!(def.value, ValueKind::Agg(AggKind::Stats | AggKind::Avg, _)) {
             "stats"
@@ -508,6 +539,10 @@ impl<'a> Runtime<'a> {
                     total / (*count).max(1) as i64
                 ),
                 Entry::Hist(h) => json_hist(def, h),
+                Entry::Tseries(t) => {
+                    let (iv, num, agg) = tseries_params(def);
+                    tseries::json(t, iv, num, agg, latest)
+                }
             }
         };
         let data = if def.key.is_none() {
@@ -554,6 +589,26 @@ impl<'a> Runtime<'a> {
         }
         self.flush();
     }
+}
+
+/// `(interval, num_intervals, agg)` of a `tseries` map.
+fn tseries_params(def: &MapDef) -> (i64, i64, i64) {
+    match def.value {
+        ValueKind::Agg(AggKind::Tseries, Some(a)) => a,
+        _ => (1, 1, 0),
+    }
+}
+
+/// The newest interval epoch of any key of a `tseries` map.
+fn latest_epoch(entries: &[(Value, Entry)]) -> u64 {
+    entries
+        .iter()
+        .filter_map(|e| match &e.1 {
+            Entry::Tseries(t) => t.keys().next_back().copied(),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// `print(@m, top, div)`'s division of integer values and averages (histograms are left as they are).
