@@ -7,7 +7,8 @@ use std::time::Duration;
 
 /// Runs `script` while a thread of this process calls getpid; stdout without the attach line.
 fn run_with_getpid(script: &str) -> String {
-    // One tracer at a time: both tests filter on this process's pid.
+    // One tracer at a time: the runtime keeps the stack map it reads frames from in a
+    // process-wide slot (runtime/stacks.rs), so two runs in one process would mix them up.
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let stop = Arc::new(AtomicBool::new(false));
