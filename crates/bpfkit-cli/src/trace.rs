@@ -1,5 +1,5 @@
 //! `bpfkit trace`: bpftrace's command line (`-e PROGRAM | FILE | -`, `-l`, `-lv`, `-p`, `-c`,
-//! `-v`, `-d`, `-f`, `-o`, `-q`, `--unsafe`, `--dry-run`, `--info`, `--version`) over
+//! `-v`, `-d`, `-f`, `-o`, `-q`, `--unsafe`, `--dry-run`, `--emit-elf`, `--info`, `--version`) over
 //! `bpfkit_trace::driver`. Parsed by hand because bpftrace's flags (`-lv`, `-p`, `-d`, `-f`)
 //! clash with the bpftool-style global flags clap handles for the other nouns.
 
@@ -14,7 +14,8 @@ const USAGE: &str = "USAGE:
 
 OPTIONS:
     -e PROGRAM     program text
-    -l [PATTERN]   list probes (tracepoints, software events, uprobe:BINARY:*)
+    -l [PATTERN]   list probes (tracepoints, software events, uprobe:BINARY:*,
+                   usdt:BINARY:*; with -p PID, usdt:*:* of that process)
     -lv PATTERN    list probes with their arguments
     -p PID         only trace this process
     -c CMD         run CMD once probes are attached, exit when it ends
@@ -25,6 +26,7 @@ OPTIONS:
     -q             do not print the `Attached N probes` line
     --unsafe       allow system(), signal() and other unsafe functions
     --dry-run      compile the program but do not load it
+    --emit-elf FILE  write the compiled program as a BPF object file (.maps, BTF) and exit
     --info         print the kernel features bpfkit trace uses
     --version      print the version
 ";
@@ -93,6 +95,7 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "-q" => a.opts.quiet = true,
             "--unsafe" => a.opts.allow_unsafe = true,
             "--dry-run" => a.opts.dry_run = true,
+            "--emit-elf" => a.opts.emit_elf = Some(need(&mut it, "--emit-elf")?.into()),
             "--info" => a.info = true,
             "--version" | "-V" => {
                 crate::emit(&format!("bpfkit trace v{}\n", env!("CARGO_PKG_VERSION")))?;
@@ -299,6 +302,9 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
     let kind = bpfkit_trace::attach::ProbeKind::from_provider(prov);
     use bpfkit_trace::attach::ProbeKind as K;
     let any = !pat.contains(':');
+    if let Some(K::Usdt) = kind {
+        return bpfkit_trace::usdt::list(rest, None).map_err(CliError::Failed);
+    }
     if let Some(K::Uprobe | K::Uretprobe) = kind {
         let (bin, sym) = rest.split_once(':').unwrap_or((rest, "*"));
         let path = bpfkit::attach::uprobe::resolve_binary(bin)
@@ -478,6 +484,18 @@ pub fn run(words: Vec<String>) -> Result<(), CliError> {
                          exist. Treating '{file}' as a search pattern."
                     ),
                 }
+            }
+            // `-l 'usdt:…' -p PID` searches the process's files.
+            let usdt = pat
+                .as_deref()
+                .and_then(|p| p.split_once(':'))
+                .filter(|(prov, _)| {
+                    bpfkit_trace::attach::ProbeKind::from_provider(prov)
+                        == Some(bpfkit_trace::attach::ProbeKind::Usdt)
+                });
+            if let Some((_, rest)) = usdt {
+                let l = bpfkit_trace::usdt::list(rest, a.opts.pid).map_err(CliError::Failed)?;
+                return crate::emit(&l);
             }
             return crate::emit(&list(pat.as_deref(), a.list_verbose)?);
         }

@@ -9,6 +9,7 @@
 //! license and version. [`Object::link_program`] appends the subprograms a program calls and
 //! resolves bpf-to-bpf calls; [`Object::kconfig_data`] computes the `.kconfig` map from a
 //! kernel config. [`extract_embedded_objects`] finds objects inside libbpf-tools binaries.
+//! [`notes`] reads the USDT probes (`.note.stapsdt`) of user-space binaries.
 //!
 //! Boundaries: nothing here creates maps, patches fds, applies CO-RE or loads programs; that is
 //! the loader's job in `bpfkit`. Every malformed input is an [`Error`], never a panic.
@@ -21,6 +22,7 @@ pub mod externs;
 mod fixup;
 mod link;
 pub mod maps;
+pub mod notes;
 mod object;
 pub mod sec;
 

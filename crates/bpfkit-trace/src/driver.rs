@@ -34,6 +34,8 @@ pub struct Options {
     pub quiet: bool,
     /// Positional parameters.
     pub params: Vec<String>,
+    /// `--emit-elf FILE`: write the compiled script as a BPF object there instead of running.
+    pub emit_elf: Option<std::path::PathBuf>,
 }
 
 /// Roughly the kernel's `ktime_get_ns` now (std's `Instant` reads the same clock but does
@@ -228,8 +230,12 @@ pub fn compile(
     for p in &prog.probes {
         let mut v = Vec::new();
         for ap in &p.attach_points {
-            let r = probes::resolve(ap, &opts.params)
-                .map_err(|m| render(&src, Diagnostic::error(ap.span, m)))?;
+            let r = if ap.kind == crate::attach::ProbeKind::Usdt {
+                crate::usdt::resolve(ap, opts.pid)
+            } else {
+                probes::resolve(ap, &opts.params)
+            }
+            .map_err(|m| render(&src, Diagnostic::error(ap.span, m)))?;
             v.extend(r);
         }
         points.push(v);
@@ -265,6 +271,11 @@ pub fn run(
     let sigfd = bpfkit_sys::signal::termination_fd(opts.cmd.is_some())
         .map_err(|e| format!("setting up signal handling: {e}"))?;
     let compiled = compile(name, text, opts, err)?;
+    if let Some(path) = &opts.emit_elf {
+        let bytes = crate::emit_elf::write(&compiled, &SourceFile::new(name, text))?;
+        std::fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        return Ok(0);
+    }
     if opts.dry_run {
         return Ok(0);
     }

@@ -27,6 +27,7 @@ pub mod codegen;
 pub mod diag;
 pub mod driver;
 pub mod dump;
+pub mod emit_elf;
 mod error;
 pub mod format;
 pub mod harness;
@@ -39,6 +40,7 @@ pub mod runtime;
 pub mod testcases;
 pub mod tracepoint;
 pub mod types;
+pub mod usdt;
 
 pub use error::TraceError;
 

@@ -65,6 +65,8 @@ pub enum Point {
         /// fexit.
         ret: bool,
     },
+    /// A USDT probe site (a uprobe with the probe's semaphore and argument specs).
+    Usdt(crate::usdt::UsdtPoint),
 }
 
 /// A point with the name `probe` yields for it.
@@ -84,7 +86,7 @@ impl Point {
         match self {
             Point::Begin | Point::End | Point::RawTracepoint { .. } => ProgramType::RawTracepoint,
             Point::Tracepoint { .. } => ProgramType::Tracepoint,
-            Point::Uprobe { .. } | Point::Kprobe { .. } => ProgramType::Kprobe,
+            Point::Uprobe { .. } | Point::Kprobe { .. } | Point::Usdt(_) => ProgramType::Kprobe,
             Point::Perf { .. } => ProgramType::PerfEvent,
             Point::Fentry { .. } => ProgramType::Tracing,
         }
@@ -394,5 +396,6 @@ pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Lin
             Ok(vec![prog.attach_kprobe(function, 0, *ret).map_err(err)?])
         }
         Point::Fentry { .. } => Ok(vec![prog.attach_tracing().map_err(err)?]),
+        Point::Usdt(u) => Ok(vec![crate::usdt::attach(prog, u, pid)?]),
     }
 }

@@ -105,6 +105,10 @@ impl Gen<'_, '_> {
     }
 
     fn arg_n(&mut self, n: usize, span: Span) -> R<Val> {
+        let res = self.res;
+        if let Point::Usdt(u) = &res.point {
+            return self.usdt_arg(u, n, span);
+        }
         let off = match (&self.res.point, PT_REGS_ARGS.get(n)) {
             (Point::Uprobe { .. } | Point::Kprobe { .. }, Some(o)) => *o,
             (Point::RawTracepoint { .. }, _) if n < 12 => (n * 8) as i16,

@@ -17,6 +17,7 @@ mod stacks;
 mod tseries;
 pub use tseries::tseries_agg;
 pub(crate) mod tuples;
+mod usdt;
 
 pub use calls::signal_number;
 pub use forloop::func_btf;

@@ -1,0 +1,283 @@
+//! `bpfkit trace --emit-elf`: the object written for a script with maps and a tracepoint is
+//! read back by bpfkit's ELF reader, loaded by Debian's `bpftool prog loadall` and by
+//! `bpfkit prog loadall … autoattach`, and counts the getpid calls of one thread in its maps.
+//! Needs root, bpftool, and a built `bpfkit` beside this test (`cargo build -p bpfkit-cli`)
+//! or `BPFKIT_BIN`.
+
+use bpfkit::{Map, Program};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+
+fn bpfkit_bin() -> PathBuf {
+    if let Ok(b) = std::env::var("BPFKIT_BIN") {
+        return PathBuf::from(b);
+    }
+    let exe = std::env::current_exe().expect("path of the test binary");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in <target>/<profile>/deps")
+        .join("bpfkit")
+}
+
+const CALLS: u64 = 500;
+
+/// A thread that reports its tid, makes `CALLS` getpid calls when told to, then reports.
+struct Trigger {
+    tid: u64,
+    go: mpsc::Sender<()>,
+    done: mpsc::Receiver<()>,
+}
+
+fn trigger() -> Trigger {
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        // /proc/thread-self -> "PID/task/TID"
+        let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+        let tid: u64 = link
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse().ok())
+            .expect("tid");
+        tid_tx.send(tid).expect("send tid");
+        if go_rx.recv().is_ok() {
+            for _ in 0..CALLS {
+                // std::process::id() is a getpid(2) call on Linux.
+                std::hint::black_box(std::process::id());
+            }
+            let _ = done_tx.send(());
+        }
+    });
+    let tid = tid_rx.recv().expect("tid");
+    Trigger { tid, go, done }
+}
+
+/// Writes the object of a script counting the getpid calls of `tid`.
+fn emit(dir: &Path, tid: u64) -> PathBuf {
+    let obj = dir.join("getpid.bpf.o");
+    let script = format!(
+        "tracepoint:syscalls:sys_enter_getpid /tid == {tid}/ {{ @calls = count(); @bytid[tid] = count(); }}"
+    );
+    let out = Command::new(bpfkit_bin())
+        .args(["trace", "--emit-elf"])
+        .arg(&obj)
+        .args(["-e", &script])
+        .output()
+        .expect("run bpfkit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "--emit-elf runs nothing");
+    obj
+}
+
+/// Sum over CPUs of the u64 value at `key` in the pinned per-CPU map.
+fn percpu_sum(path: &Path, key: &[u8]) -> u64 {
+    let m = Map::from_pin(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let vals = m
+        .lookup_percpu(key)
+        .expect("lookup")
+        .unwrap_or_else(|| panic!("{}: no entry", path.display()));
+    vals.iter()
+        .map(|v| u64::from_le_bytes(v[..8].try_into().expect("8-byte value")))
+        .sum()
+}
+
+/// A fresh bpffs directory pair (programs, maps) unique to this test run.
+fn pin_dirs(tag: &str) -> (PathBuf, PathBuf) {
+    let base = format!("/sys/fs/bpf/bpfkit_emit_{}_{tag}", std::process::id());
+    let (p, m) = (PathBuf::from(&base), PathBuf::from(format!("{base}_maps")));
+    let _ = std::fs::remove_dir_all(&p);
+    let _ = std::fs::remove_dir_all(&m);
+    std::fs::create_dir_all(&m).expect("create the map pin dir");
+    (p, m)
+}
+
+fn check_counts(maps: &Path, tid: u64) {
+    assert_eq!(
+        percpu_sum(&maps.join("AT_calls"), &0u64.to_le_bytes()),
+        CALLS
+    );
+    assert_eq!(
+        percpu_sum(&maps.join("AT_bytid"), &tid.to_le_bytes()),
+        CALLS
+    );
+}
+
+#[test]
+fn the_object_has_libbpf_sections() {
+    let t = trigger();
+    let dir = tempdir("layout");
+    let obj = emit(&dir, t.tid);
+    let bytes = std::fs::read(&obj).expect("read the object");
+    let o = bpfkit_elf::Object::parse("getpid", &bytes).expect("bpfkit's ELF reader accepts it");
+    let secs: Vec<&str> = o.programs.iter().map(|p| p.section.as_str()).collect();
+    assert_eq!(secs, ["tracepoint/syscalls/sys_enter_getpid"]);
+    let mut maps: Vec<&str> = o.maps.iter().map(|m| m.name.as_str()).collect();
+    maps.sort();
+    assert_eq!(
+        maps,
+        [
+            "AT_bytid",
+            "AT_calls",
+            "events",
+            "getpid.rodata",
+            "lost",
+            "scratch"
+        ]
+    );
+    assert_eq!(o.license.as_deref(), Some("GPL"));
+    assert!(o.btf_ext.is_some(), "the object carries .BTF.ext");
+    assert!(o.btf.is_some(), "the object carries .BTF");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bpfkit_emit_{}_{tag}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn bpftool_loads_the_object_and_its_maps_count() {
+    let t = trigger();
+    let dir = tempdir("bpftool");
+    let obj = emit(&dir, t.tid);
+    let (progs, maps) = pin_dirs("bpftool");
+    let out = Command::new("bpftool")
+        .args(["prog", "loadall"])
+        .arg(&obj)
+        .arg(&progs)
+        .arg("pinmaps")
+        .arg(&maps)
+        .output()
+        .expect("run bpftool (apt-get install bpftool)");
+    assert!(
+        out.status.success(),
+        "bpftool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // libbpf took every map with its BTF (it retries without BTF, saying so, when the
+    // kernel refuses the types) and the program with its func and line info.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Retrying without BTF"), "{err}");
+    assert!(!err.contains("skipping"), "{err}");
+    // bpftool 7.1 has no autoattach: attach the pinned program here.
+    let prog = Program::from_pin(progs.join("sys_enter_getpi")).expect("pinned program");
+    let link = prog
+        .attach_tracepoint("syscalls", "sys_enter_getpid")
+        .expect("attach");
+    t.go.send(()).expect("go");
+    t.done.recv().expect("done");
+    drop(link);
+    check_counts(&maps, t.tid);
+    // The integer key has a BTF type: bpftool prints it as a number.
+    let dump = Command::new("bpftool")
+        .args(["-j", "map", "dump", "pinned"])
+        .arg(maps.join("AT_bytid"))
+        .output()
+        .expect("bpftool map dump");
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.contains(&format!("\"key\":{}", t.tid)), "{text}");
+    let _ = std::fs::remove_dir_all(&progs);
+    let _ = std::fs::remove_dir_all(&maps);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bpfkit_loads_and_autoattaches_the_object() {
+    let t = trigger();
+    let dir = tempdir("bpfkit");
+    let obj = emit(&dir, t.tid);
+    let (progs, maps) = pin_dirs("bpfkit");
+    let out = Command::new(bpfkit_bin())
+        .args(["prog", "loadall"])
+        .arg(&obj)
+        .arg(&progs)
+        .arg("pinmaps")
+        .arg(&maps)
+        .arg("autoattach")
+        .output()
+        .expect("run bpfkit");
+    assert!(
+        out.status.success(),
+        "bpfkit prog loadall: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.go.send(()).expect("go");
+    t.done.recv().expect("done");
+    // The pinned link holds the attachment: unpinning it detaches.
+    let _ = std::fs::remove_dir_all(&progs);
+    check_counts(&maps, t.tid);
+    let _ = std::fs::remove_dir_all(&maps);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn callbacks_begin_and_intervals_load_in_both_loaders() {
+    // `for` over a map compiles to a callback, which goes to `.text` as a static function
+    // with its own func_info; begin is a bare `raw_tp` section, interval a `perf_event` one.
+    let dir = tempdir("callbacks");
+    let obj = dir.join("cb.bpf.o");
+    let script =
+        "tracepoint:syscalls:sys_enter_getppid { @c[tid] = 1; for ($kv : @c) { @s = sum($kv.1); } }
+                  begin { printf(\"hi\\n\"); } interval:s:1 { print(@c); }";
+    let out = Command::new(bpfkit_bin())
+        .args(["trace", "--emit-elf"])
+        .arg(&obj)
+        .args(["-e", script])
+        .output()
+        .expect("run bpfkit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&obj).expect("read the object");
+    let o = bpfkit_elf::Object::parse("cb", &bytes).expect("bpfkit's ELF reader accepts it");
+    let mut secs: Vec<&str> = o.programs.iter().map(|p| p.section.as_str()).collect();
+    secs.sort();
+    assert_eq!(
+        secs,
+        [
+            "perf_event",
+            "raw_tp",
+            "tracepoint/syscalls/sys_enter_getppid"
+        ]
+    );
+    assert_eq!(o.subprograms.len(), 1, "the callback is a .text subprogram");
+    for (tag, tool) in [("cb_bpftool", "bpftool"), ("cb_bpfkit", "bpfkit")] {
+        let (progs, maps) = pin_dirs(tag);
+        let mut cmd = if tool == "bpftool" {
+            Command::new("bpftool")
+        } else {
+            Command::new(bpfkit_bin())
+        };
+        let out = cmd
+            .args(["prog", "loadall"])
+            .arg(&obj)
+            .arg(&progs)
+            .arg("pinmaps")
+            .arg(&maps)
+            .output()
+            .expect("run the loader");
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut pinned: Vec<String> = std::fs::read_dir(&progs)
+            .expect("pinned programs")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        pinned.sort();
+        assert_eq!(pinned, ["begin", "interval_1", "sys_enter_getpp"], "{tool}");
+        let _ = std::fs::remove_dir_all(&progs);
+        let _ = std::fs::remove_dir_all(&maps);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
