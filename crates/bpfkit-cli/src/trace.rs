@@ -25,6 +25,8 @@ OPTIONS:
     -q             do not print the `Attached N probes` line
     --unsafe       allow system(), signal() and other unsafe functions
     --dry-run      compile the program but do not load it
+    --no-warnings  print no warnings (neither the checker's nor warnf()'s)
+    --include FILE accepted as bpftrace's is (the header constants scripts use are built in)
     --info         print the kernel features bpfkit trace uses
     --version      print the version
 ";
@@ -93,6 +95,10 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "-q" => a.opts.quiet = true,
             "--unsafe" => a.opts.allow_unsafe = true,
             "--dry-run" => a.opts.dry_run = true,
+            "--no-warnings" => a.opts.no_warnings = true,
+            "--include" => {
+                need(&mut it, "--include")?;
+            }
             "--info" => a.info = true,
             "--version" | "-V" => {
                 crate::emit(&format!("bpfkit trace v{}\n", env!("CARGO_PKG_VERSION")))?;
