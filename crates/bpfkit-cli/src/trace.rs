@@ -27,6 +27,8 @@ OPTIONS:
     --unsafe       allow system(), signal() and other unsafe functions
     --dry-run      compile the program but do not load it
     --emit-elf FILE  write the compiled program as a BPF object file (.maps, BTF) and exit
+    --no-warnings  print no warnings (neither the checker's nor warnf()'s)
+    --include FILE accepted as bpftrace's is (the header constants scripts use are built in)
     --info         print the kernel features bpfkit trace uses
     --version      print the version
 ";
@@ -96,6 +98,10 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "--unsafe" => a.opts.allow_unsafe = true,
             "--dry-run" => a.opts.dry_run = true,
             "--emit-elf" => a.opts.emit_elf = Some(need(&mut it, "--emit-elf")?.into()),
+            "--no-warnings" => a.opts.no_warnings = true,
+            "--include" => {
+                need(&mut it, "--include")?;
+            }
             "--info" => a.info = true,
             "--version" | "-V" => {
                 crate::emit(&format!("bpfkit trace v{}\n", env!("CARGO_PKG_VERSION")))?;

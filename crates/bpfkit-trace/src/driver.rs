@@ -36,6 +36,8 @@ pub struct Options {
     pub params: Vec<String>,
     /// `--emit-elf FILE`: write the compiled script as a BPF object there instead of running.
     pub emit_elf: Option<std::path::PathBuf>,
+    /// `--no-warnings`: no checker warnings, no `warnf()` output.
+    pub no_warnings: bool,
 }
 
 /// Roughly the kernel's `ktime_get_ns` now (std's `Instant` reads the same clock but does
@@ -107,6 +109,36 @@ fn create_maps(c: &Compiled) -> Result<Vec<Map>, String> {
         .collect()
 }
 
+/// `BPFTRACE_LOG_SIZE`: the verifier log buffer bpftrace would hand the kernel with `-v`.
+/// The kernel refuses a load whose log does not fit (`ENOSPC`); our loader grows its buffer
+/// instead, so a log longer than the size asked for fails here as that load would have, with
+/// bpftrace's messages (its program names are the probe's, `_`-joined, and a 1-based index).
+fn log_fits(log: &str, point: &str, index: usize, err: &mut dyn Write) -> Result<(), String> {
+    let Some(size) = std::env::var("BPFTRACE_LOG_SIZE")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    else {
+        return Ok(());
+    };
+    if log.len() < size {
+        return Ok(());
+    }
+    let _ = writeln!(
+        err,
+        "WARNING: Kernel log seems to be trimmed. This may be due to buffer not being big \
+         enough, try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current \
+         value of {size} bytes"
+    );
+    let name: String = point
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Err(format!(
+        "ERROR: Error loading BPF program for {name}_{}. Error code: -28 (No space left on device).",
+        index + 1
+    ))
+}
+
 fn load(
     c: &Compiled,
     src: &SourceFile,
@@ -116,7 +148,7 @@ fn load(
     let maps = create_maps(c)?;
     let fds: Vec<i32> = maps.iter().map(|m| m.fd().as_raw_fd()).collect();
     let mut progs = Vec::new();
-    for p in &c.progs {
+    for (index, p) in c.progs.iter().enumerate() {
         let func_btf = if p.funcs.is_empty() {
             None
         } else {
@@ -146,6 +178,7 @@ fn load(
         match Program::load(&spec) {
             Ok(prog) => {
                 if verbose {
+                    log_fits(prog.verifier_log(), &p.point.name, index, err)?;
                     let _ = writeln!(err, "{}\n{}", dump_insns(p), prog.verifier_log());
                 }
                 progs.push((p.clone(), prog));
@@ -217,7 +250,7 @@ pub fn compile(
     let (prog, checked, warnings) =
         crate::check_program(name, text, &ts, &copts).map_err(|e| e.to_string())?;
     crate::includes::check_includes(&prog, text)?;
-    if !warnings.is_empty() {
+    if !warnings.is_empty() && !opts.no_warnings {
         let _ = write!(dump, "{warnings}");
     }
     if want("ast") {
@@ -248,6 +281,9 @@ pub fn compile(
     };
     let mut c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
     for f in &mut c.formats {
+        if opts.no_warnings {
+            codegen::silence_warning(f);
+        }
         f.fmt = codegen::resolve_diag_format(&f.fmt, &|a, b| src.place(Span::new(a, b)));
     }
     if want("insns") {
@@ -307,11 +343,17 @@ pub fn run(
         return Err("internal error: no event ring buffer".into());
     };
     let mut ring = bpfkit::RingBuf::new(events.as_fd()).map_err(|e| e.to_string())?;
+    let notify = std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some();
+    if notify {
+        // bpftrace prints the line on stdout (cases that pipe the output skip it there);
+        // it goes to stderr as well below, where tools wait for it.
+        let _ = writeln!(out, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+    }
     let mut rt = Runtime::new(&compiled, &loaded.maps, out, opts.format);
     if !opts.quiet {
         rt.attached(attached);
     }
-    if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
+    if notify {
         let _ = writeln!(err, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         let _ = err.flush();
     }

@@ -238,6 +238,22 @@ impl Checker<'_> {
             };
             self.err(e.span, msg);
         }
+        if n == "hist" {
+            if let Some(k) = args.get(1) {
+                if !matches!(const_eval(k), Some(0..=5)) {
+                    self.err(
+                        k.span,
+                        "hist(): the bits argument must be a constant from 0 to 5",
+                    );
+                }
+            }
+        }
+        if n == "write_user" && !self.opts.allow_unsafe {
+            self.err(
+                e.span,
+                "write_user() is unsafe. To use you need the --unsafe flag",
+            );
+        }
         if matches!(n, "system" | "signal" | "override") && !self.opts.allow_unsafe {
             self.err(
                 e.span,
@@ -283,6 +299,7 @@ impl Checker<'_> {
                     self.err(first.span, format!("{n}() expects a map argument"));
                 }
                 self.keyless_map_arg(n, first);
+                self.has_key_mismatch(n, args, &types);
             }
         }
         if let Some(k) = agg {

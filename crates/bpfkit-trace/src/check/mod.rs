@@ -164,6 +164,7 @@ pub fn check(
         report: false,
         types: HashMap::new(),
         consts: HashMap::new(),
+        first_keys: HashMap::new(),
     };
     c.walk();
     c.report = true;
@@ -213,6 +214,9 @@ struct Checker<'a> {
     report: bool,
     types: HashMap<Span, Type>,
     consts: HashMap<Span, u64>,
+    /// The key expressions of each map's first keyed assignment (for bpftrace's wording of
+    /// key mismatches, see `mapcalls.rs`).
+    first_keys: HashMap<String, Vec<Expr>>,
 }
 
 impl<'a> Checker<'a> {
@@ -581,6 +585,11 @@ impl<'a> Checker<'a> {
             }
             ExprKind::Map { name, keys, .. } => {
                 let key = self.keys(keys);
+                if !keys.is_empty() {
+                    self.first_keys
+                        .entry(name.clone())
+                        .or_insert_with(|| keys.clone());
+                }
                 let mut vt = self.expr(value, op.is_none());
                 if vt == Type::None {
                     self.err(value.span, "Value has no type: it cannot be assigned");

@@ -130,6 +130,9 @@ impl Gen<'_, '_> {
                 return self.tp_arg(field);
             }
         }
+        if let Some(i) = self.record_field_index(base, field) {
+            return self.tuple_index(base, i);
+        }
         let bv = self.expr(base)?;
         let Val::Int(p, _) = bv else {
             return Err(unsupported(e.span, "field access on this value"));
@@ -349,6 +352,9 @@ fn kernel_constant(name: &str) -> Option<i64> {
     };
     if fixed.is_some() {
         return fixed;
+    }
+    if let Some(v) = crate::types::header_constant(name) {
+        return Some(v);
     }
     let btf = bpfkit::attach::vmlinux_btf().ok()?;
     let found = btf

@@ -77,6 +77,11 @@ impl Gen<'_, '_> {
                 let id = self.cx.formats.len() as i64;
                 self.cx.format(fmt.clone(), Vec::new());
                 let types = self.send(kind, id, &vals)?;
+                let types = crate::runtime::enums::enum_arg_types(
+                    types,
+                    args.get(1..).unwrap_or(&[]),
+                    &self.cx.checked.expr_types,
+                );
                 if let Some(f) = self.cx.formats.get_mut(id as usize) {
                     f.args = types;
                 }
@@ -200,6 +205,11 @@ impl Gen<'_, '_> {
                 };
                 let id = self.cx.format(fmt, Vec::new());
                 let types = self.send(kind, id, &vals)?;
+                let types = crate::runtime::enums::enum_arg_types(
+                    types,
+                    args.get(1..).unwrap_or(&[]),
+                    &self.cx.checked.expr_types,
+                );
                 if let Some(f) = self.cx.formats.get_mut(id as usize) {
                     f.args = types;
                 }

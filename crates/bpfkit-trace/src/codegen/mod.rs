@@ -6,16 +6,19 @@
 //! zero-filled buffer used to clear scratch memory, then one map per `@map`.
 
 mod access;
+mod aggblock;
 mod calls;
 mod strfuncs;
-pub use strfuncs::resolve_diag_format;
+pub use strfuncs::{resolve_diag_format, silence_warning, SILENCED_FORMAT};
 mod forloop;
+pub(crate) mod histbits;
 mod kbuiltins;
 pub mod layout;
 mod sizes;
 mod stacks;
 mod tseries;
 pub use tseries::tseries_agg;
+mod records;
 pub(crate) mod tuples;
 mod usdt;
 
@@ -113,6 +116,8 @@ pub struct Compiled {
     pub progs: Vec<ProgDef>,
     /// Formats by id.
     pub formats: Vec<FormatDef>,
+    /// The script's enums, for `%s` of an enum value.
+    pub enums: crate::runtime::enums::EnumNames,
 }
 
 /// Knobs of code generation.
@@ -220,6 +225,9 @@ pub fn compile(
         maps: cx.maps,
         progs,
         formats: cx.formats,
+        enums: crate::runtime::enums::EnumNames::from_enumerators(
+            &checked.script_types.enumerators,
+        ),
     })
 }
 
@@ -318,6 +326,8 @@ impl Ctx<'_> {
                             "tseries() needs a positive constant interval and num_intervals and an agg of avg, max, min or sum",
                         )
                     })?)
+                } else if *kind == AggKind::Hist {
+                    histbits::hist_bits(prog, name).map(|k| (k, 0, 0))
                 } else {
                     None
                 };
@@ -824,7 +834,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.alu(AluOp::Add, dst, Src::Imm(off as i32));
                     let m = size_of(&vt).min(n);
                     self.zero(dst, n);
-                    if matches!(t, Type::Tuple(_)) && *t != vt {
+                    if matches!(t, Type::Tuple(_) | Type::Named(_)) && *t != vt {
                         self.convert_tuple(dst, t, p, &vt);
                     } else {
                         self.memcpy(dst, p, m);
@@ -849,6 +859,14 @@ impl<'a, 'b> Gen<'a, 'b> {
         if let (ValueKind::Agg(kind, lh), ExprKind::Call { args, .. }) = (&def.value, &value.kind) {
             return self.aggregate(mi, &def, *kind, *lh, keys, args);
         }
+        if let (ValueKind::Agg(kind, lh), Some((init, args))) =
+            (&def.value, aggblock::agg_block(value))
+        {
+            for s in init {
+                self.stmt(s)?;
+            }
+            return self.aggregate(mi, &def, *kind, *lh, keys, args);
+        }
         let k = self.key(&def, keys)?;
         let k = self.copy(k);
         let (val, _) = self.alloc(def.value_size);
@@ -865,7 +883,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         } else {
             match self.expr(value)? {
                 Val::Int(x, _) => self.emit(Op::Store(Size::DW, val, 0, Src::V(x))),
-                Val::Mem(p, t) if matches!(&def.value, ValueKind::Plain(dt @ Type::Tuple(_)) if *dt != t) => {
+                Val::Mem(p, t) if matches!(&def.value, ValueKind::Plain(dt @ (Type::Tuple(_) | Type::Named(_))) if *dt != t) => {
                     if let ValueKind::Plain(dt) = &def.value {
                         self.zero(val, def.value_size);
                         self.convert_tuple(val, dt, p, &t);
@@ -923,6 +941,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             let b = match (kind, lh) {
                 (AggKind::Lhist, Some((min, max, step))) => self.lhist_bucket(x, min, max, step),
                 (AggKind::Tseries, Some((interval, _, _))) => self.tseries_epoch(interval)?,
+                (AggKind::Hist, Some((bits, _, _))) => self.fine_log2_bucket(x, bits),
                 _ => self.log2_bucket(x),
             };
             let off = (def.key_size - 8) as i16;
@@ -1449,6 +1468,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.write_packed(p, &vals)?;
                 Ok(Val::Mem(p, t))
             }
+            ExprKind::Record(fields) => self.record_value(e, fields),
             ExprKind::Call { name, args } => self.call_fn(e, &name.name, args),
             ExprKind::Block(b) => {
                 let Some((last, init)) = b.stmts.split_last() else {

@@ -201,10 +201,25 @@ impl Gen<'_, '_> {
         }
         let id = self.cx.format(fmt, Vec::new());
         let types = self.send(event::PRINTF, id, &vals)?;
+        let types = crate::runtime::enums::enum_arg_types(
+            types,
+            args.get(1..).unwrap_or(&[]),
+            &self.cx.checked.expr_types,
+        );
         if let Some(f) = self.cx.formats.get_mut(id as usize) {
             f.args = types;
         }
         Ok(Val::Void)
+    }
+}
+
+/// The format of a `warnf()` silenced by `--no-warnings`: the runtime prints nothing for it.
+pub const SILENCED_FORMAT: &str = "\u{1}";
+
+/// `--no-warnings`: turns the format of a `warnf()` into [`SILENCED_FORMAT`].
+pub fn silence_warning(f: &mut super::FormatDef) {
+    if f.fmt.starts_with(&format!("{DIAG_MARK}WARNING ")) {
+        f.fmt = SILENCED_FORMAT.to_string();
     }
 }
 

@@ -49,6 +49,15 @@ pub(crate) fn widen_tuple(a: &Type, b: &Type) -> Option<Type> {
             .map(|(x, y)| widen_tuple(x, y))
             .collect::<Option<Vec<_>>>()
             .map(Type::Tuple),
+        (Type::Named(xs), Type::Named(ys))
+            if xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| x.0 == y.0) =>
+        {
+            xs.iter()
+                .zip(ys)
+                .map(|(x, y)| widen_tuple(&x.1, &y.1).map(|t| (x.0.clone(), t)))
+                .collect::<Option<Vec<_>>>()
+                .map(Type::Named)
+        }
         (x, y) if !is_memory(x) && !is_memory(y) => Some(x.clone()),
         (x, y) if x == y => Some(x.clone()),
         _ => None,
@@ -60,7 +69,11 @@ impl Gen<'_, '_> {
     /// ([`widen_tuple`]): each element moves to its offset in `dt`, shorter strings are padded
     /// with zeros.
     pub(super) fn convert_tuple(&mut self, dst: V, dt: &Type, src: V, st: &Type) {
-        match (dt, st) {
+        let untag = |t: &Type| match t {
+            Type::Named(fs) => Type::Tuple(fs.iter().map(|f| f.1.clone()).collect()),
+            t => t.clone(),
+        };
+        match (&untag(dt), &untag(st)) {
             (Type::Tuple(ds), Type::Tuple(ss)) => {
                 let (mut doff, mut soff) = (0u32, 0u32);
                 for (d, s) in ds.iter().zip(ss) {
@@ -87,7 +100,7 @@ impl Gen<'_, '_> {
 /// The widening of a map's string or tuple key/value type `a` that also holds `b` (bpftrace
 /// sizes strings to the longest assigned), when it differs from `a`.
 pub(crate) fn widen_memory(a: &Type, b: &Type) -> Option<Type> {
-    if !matches!(a, Type::Str(_) | Type::Tuple(_)) {
+    if !matches!(a, Type::Str(_) | Type::Tuple(_) | Type::Named(_)) {
         return None;
     }
     widen_tuple(a, b).filter(|w| w != a)

@@ -18,6 +18,8 @@ pub enum Value {
     Str(Vec<u8>),
     /// A tuple.
     Tuple(Vec<Value>),
+    /// A record: field names and values.
+    Record(Vec<(String, Value)>),
 }
 
 impl Value {
@@ -42,6 +44,7 @@ impl Value {
                 let inner: Vec<String> = vs.iter().map(Value::display).collect();
                 format!("({})", inner.join(", "))
             }
+            Value::Record(fs) => super::records::display(fs),
         }
     }
 }
@@ -76,10 +79,7 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             }
             Value::Tuple(out)
         }
-        Type::Named(fs) => {
-            let ts: Vec<Type> = fs.iter().map(|f| f.1.clone()).collect();
-            decode(&Type::Tuple(ts), b)
-        }
+        Type::Named(fs) => super::records::decode_record(fs, b),
         Type::Username => Value::Str(super::users::name_of(u64_at(b, 0)).into_bytes()),
         Type::Stack { kernel } => {
             Value::Str(super::stacks::text(*kernel, u64_at(b, 0)).into_bytes())
@@ -164,7 +164,8 @@ pub fn format_spec(spec: &Spec, v: &Value) -> String {
             s
         }
         ("rx" | "rh", Value::Str(b)) => super::strfuncs::buffer_hex(b, conv == "rh"),
-        (_, Value::Str(_) | Value::Tuple(_)) => v.display(),
+        ("gr", Value::Int(_) | Value::Uint(_)) => super::gfp::flags_text(v.as_u64()),
+        (_, Value::Str(_) | Value::Tuple(_) | Value::Record(_)) => v.display(),
         ("d" | "i", v) => sized(v.as_u64(), spec, true).1.to_string(),
         ("u", v) => sized(v.as_u64(), spec, false).0.to_string(),
         ("x", v) => {
@@ -233,6 +234,19 @@ pub fn hist_label(b: u64) -> String {
             let hi = 1u64.checked_shl((b - 1) as u32).unwrap_or(u64::MAX);
             format!("[{}, {})", hist_bound(lo), hist_bound(hi))
         }
+    }
+}
+
+/// The label of bucket `b` of `hist(_, k)`: `[v]` for one value, `[lo, hi)` for more.
+pub fn fine_hist_label(b: u64, k: u32) -> String {
+    match crate::codegen::histbits::bucket_range(b, k) {
+        (None, _) => "(..., 0)".to_string(),
+        (Some(lo), Some(hi)) if lo == hi => format!("[{lo}]"),
+        (Some(lo), hi) => format!(
+            "[{}, {})",
+            hist_bound(lo as u64),
+            hist_bound(hi.map_or(u64::MAX, |h| h as u64 + 1))
+        ),
     }
 }
 

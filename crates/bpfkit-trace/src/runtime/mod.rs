@@ -2,7 +2,10 @@
 //! `print`), map actions the programs ask for (`print`, `clear`, `zero`, `exit`), and maps
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
+pub mod enums;
 pub mod format;
+mod gfp;
+mod records;
 mod stacks;
 pub mod strfuncs;
 mod tseries;
@@ -74,6 +77,7 @@ fn json_value(v: &Value) -> String {
             "[{}]",
             vs.iter().map(json_value).collect::<Vec<_>>().join(",")
         ),
+        Value::Record(fs) => records::json(fs, &json_str, &json_value),
     }
 }
 
@@ -185,8 +189,14 @@ impl<'a> Runtime<'a> {
         let body = rec.get(16..).unwrap_or(&[]);
         match kind {
             event::PRINTF => {
-                if let Some(f) = self.compiled.formats.get(id) {
-                    let vals = decode_all(&f.args, body);
+                if let Some(f) = self
+                    .compiled
+                    .formats
+                    .get(id)
+                    .filter(|f| f.fmt != crate::codegen::SILENCED_FORMAT)
+                {
+                    let mut vals = decode_all(&f.args, body);
+                    enums::symbolize(&f.fmt, &f.args, &mut vals, &self.compiled.enums);
                     let s = printf(&f.fmt, &vals);
                     self.text(&s);
                 }
@@ -225,7 +235,8 @@ impl<'a> Runtime<'a> {
             }
             event::SYSTEM | event::CAT => {
                 if let Some(f) = self.compiled.formats.get(id) {
-                    let vals = decode_all(&f.args, body);
+                    let mut vals = decode_all(&f.args, body);
+                    enums::symbolize(&f.fmt, &f.args, &mut vals, &self.compiled.enums);
                     let arg = printf(&f.fmt, &vals);
                     let text = if kind == event::SYSTEM {
                         // Runs as bpftrace does: through the shell, its output in ours.
@@ -239,7 +250,7 @@ impl<'a> Runtime<'a> {
                         }
                     } else {
                         match std::fs::read(&arg) {
-                            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                            Ok(b) => String::from_utf8_lossy(strfuncs::cat_limit(&b)).into_owned(),
                             Err(e) => strfuncs::cat_error(&arg, &e),
                         }
                     };
@@ -247,6 +258,13 @@ impl<'a> Runtime<'a> {
                         (OutputFormat::Json, event::CAT) => {
                             let line =
                                 format!("{{\"type\": \"cat\", \"data\": {}}}\n", json_str(&text));
+                            self.write(&line);
+                        }
+                        (OutputFormat::Json, _) => {
+                            let line = format!(
+                                "{{\"type\": \"syscall\", \"data\": {}}}\n",
+                                json_str(&text)
+                            );
                             self.write(&line);
                         }
                         _ => self.text(&text),
@@ -409,7 +427,13 @@ impl<'a> Runtime<'a> {
                 return;
             }
             if empty && def.key.is_none() && scalar && self.format == OutputFormat::Text {
-                let line = format!("{}: 0\n", def.name);
+                let zero = match &def.value {
+                    ValueKind::Plain(t @ Type::Named(_)) => {
+                        decode(t, &vec![0u8; size_of(t) as usize]).display()
+                    }
+                    _ => "0".to_string(),
+                };
+                let line = format!("{}: {zero}\n", def.name);
                 self.write(&line);
                 return;
             }
@@ -441,6 +465,7 @@ impl<'a> Runtime<'a> {
         let mut s = String::new();
         let keyed = def.key.is_some();
         for (k, e) in &entries {
+            let k = &enums::symbolize_key(def.key.as_ref(), k, &self.compiled.enums);
             let name = if keyed {
                 let inner = match k {
                     Value::Tuple(vs) if matches!(def.key, Some(Type::Tuple(_))) => {
@@ -509,6 +534,9 @@ impl<'a> Runtime<'a> {
             let label = match def.value {
                 ValueKind::Agg(AggKind::Lhist, Some((min, mx, step))) => {
                     lhist_label(b, min, mx, step)
+                }
+                ValueKind::Agg(AggKind::Hist, Some((bits, _, _))) => {
+                    format::fine_hist_label(b, bits as u32)
                 }
                 _ => hist_label(b),
             };
@@ -645,6 +673,9 @@ fn json_hist(def: &MapDef, h: &BTreeMap<u64, u64>) -> String {
                     let l = mn + (b as i64 - 1) * step;
                     (Some(l), Some((l + step).min(mx) - 1))
                 }
+            }
+            ValueKind::Agg(AggKind::Hist, Some((bits, _, _))) => {
+                crate::codegen::histbits::bucket_range(b, bits as u32)
             }
             _ => match b {
                 0 => (None, Some(-1)),
