@@ -25,6 +25,8 @@ OPTIONS:
     -q             do not print the `Attached N probes` line
     --unsafe       allow system(), signal() and other unsafe functions
     --dry-run      compile the program but do not load it
+    --mode MODE    run (default) or bench: time each bench:NAME probe
+    --no-warnings  do not print warnings (compile-time ones, warnf, full maps)
     --info         print the kernel features bpfkit trace uses
     --version      print the version
 ";
@@ -93,6 +95,16 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "-q" => a.opts.quiet = true,
             "--unsafe" => a.opts.allow_unsafe = true,
             "--dry-run" => a.opts.dry_run = true,
+            "--no-warnings" => a.opts.no_warnings = true,
+            "--mode" => match need(&mut it, "--mode")?.as_str() {
+                "run" => a.opts.bench = false,
+                "bench" => a.opts.bench = true,
+                m => {
+                    return Err(error(&format!(
+                        "Invalid mode \"{m}\": expected run or bench"
+                    )))
+                }
+            },
             "--info" => a.info = true,
             "--version" | "-V" => {
                 crate::emit(&format!("bpfkit trace v{}\n", env!("CARGO_PKG_VERSION")))?;

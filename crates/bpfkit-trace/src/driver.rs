@@ -34,6 +34,10 @@ pub struct Options {
     pub quiet: bool,
     /// Positional parameters.
     pub params: Vec<String>,
+    /// `--mode bench`: run the `bench:` probes and print their timings.
+    pub bench: bool,
+    /// `--no-warnings`: no compile-time warnings, no `warnf` or `Map full` output.
+    pub no_warnings: bool,
 }
 
 /// Roughly the kernel's `ktime_get_ns` now (std's `Instant` reads the same clock but does
@@ -215,7 +219,7 @@ pub fn compile(
     let (prog, checked, warnings) =
         crate::check_program(name, text, &ts, &copts).map_err(|e| e.to_string())?;
     crate::includes::check_includes(&prog, text)?;
-    if !warnings.is_empty() {
+    if !warnings.is_empty() && !opts.no_warnings {
         let _ = write!(dump, "{warnings}");
     }
     if want("ast") {
@@ -242,7 +246,11 @@ pub fn compile(
     };
     let mut c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
     for f in &mut c.formats {
-        f.fmt = codegen::resolve_diag_format(&f.fmt, &|a, b| src.place(Span::new(a, b)));
+        f.fmt = if opts.no_warnings && codegen::is_warning_format(&f.fmt) {
+            String::new()
+        } else {
+            codegen::resolve_diag_format(&f.fmt, &src)
+        };
     }
     if want("insns") {
         for p in &c.progs {
@@ -305,13 +313,25 @@ pub fn run(
         let _ = err.flush();
     }
     let _ = ring.consume(|rec| rt.handle(rec));
+    if opts.bench {
+        for (def, prog) in &loaded.progs {
+            if let Point::Bench { name } = &def.point.point {
+                let r = crate::runtime::bench::measure(name, prog)?;
+                let _ = ring.consume(|rec| rt.handle(rec));
+                rt.bench_result(&r);
+            }
+        }
+        rt.exit = true;
+    }
     // As current bpftrace does: a script whose only probes are begin/end has nothing left to
     // wait for once begin ran, so it ends at once (running end and printing maps) unless a
     // `-c` command is to be traced.
-    let only_begin_end = loaded
-        .progs
-        .iter()
-        .all(|(def, _)| matches!(def.point.point, Point::Begin | Point::End));
+    let only_begin_end = loaded.progs.iter().all(|(def, _)| {
+        matches!(
+            def.point.point,
+            Point::Begin | Point::End | Point::Bench { .. }
+        )
+    });
     if only_begin_end && opts.cmd.is_none() {
         rt.exit = true;
     }

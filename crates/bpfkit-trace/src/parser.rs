@@ -1073,7 +1073,8 @@ impl<'a> Parser<'a> {
 
     fn for_stmt(&mut self) -> PResult<StmtKind> {
         self.bump();
-        self.expect(P::LParen)?;
+        // Current bpftrace also takes `for $x : @m { … }` without the parentheses.
+        let paren = self.eat(P::LParen);
         let t = self.bump();
         let Tok::Var(v) = t.tok else {
             return Err(Diagnostic::error(
@@ -1095,7 +1096,9 @@ impl<'a> Parser<'a> {
         } else {
             ForIter::Map(first)
         };
-        self.expect(P::RParen)?;
+        if paren {
+            self.expect(P::RParen)?;
+        }
         let body = self.block()?;
         Ok(StmtKind::For { var, iter, body })
     }

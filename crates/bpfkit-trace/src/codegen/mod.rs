@@ -7,9 +7,14 @@
 
 mod access;
 mod calls;
+mod exitflag;
+mod mapdecl;
+mod mapfull;
+pub use mapfull::MAP_FULL_MAP;
 mod strfuncs;
-pub use strfuncs::resolve_diag_format;
+pub use strfuncs::{is_warning_format, resolve_diag_format};
 mod forloop;
+mod hist;
 mod kbuiltins;
 pub mod layout;
 mod sizes;
@@ -309,6 +314,8 @@ impl Ctx<'_> {
                         ));
                     }
                     Some(a)
+                } else if *kind == AggKind::Hist {
+                    hist::hist_bits(prog, name)?.map(|k| (k, 0, 0))
                 } else if *kind == AggKind::Tseries {
                     let a = tseries::tseries_args(prog, name).filter(|a| a.0 > 0 && a.1 > 0);
                     Some(a.ok_or_else(|| {
@@ -329,6 +336,7 @@ impl Ctx<'_> {
                 key_size,
             ),
         };
+        let (map_type, max) = mapdecl::declared(prog, name).unwrap_or((map_type, max));
         self.map_index.insert(name.to_string(), self.maps.len());
         self.maps.push(MapDef {
             name: format!("@{name}"),
@@ -521,8 +529,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.ctx = self.v();
         self.emit(Op::Entry(self.ctx));
         self.exit_label = self.l();
+        self.exit_flag_check();
         if let Some(pid) = self.cx.opts.pid {
-            if !matches!(self.res.point, Point::Begin | Point::End) {
+            if !matches!(
+                self.res.point,
+                Point::Begin | Point::End | Point::Bench { .. }
+            ) {
                 let t = self.call(h::GET_CURRENT_PID_TGID, vec![]);
                 self.alu(AluOp::Rsh, t, Src::Imm(32));
                 let l = self.exit_label;
@@ -880,10 +892,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Val::Void => return Err(Diagnostic::error(value.span, "value has no type")),
             }
         }
-        self.call(
-            h::MAP_UPDATE_ELEM,
-            vec![Arg::Map(mi), Arg::V(k), Arg::V(val), Arg::Imm(0)],
-        );
+        self.update_checked(mi, k, val, 0);
         Ok(())
     }
 
@@ -922,6 +931,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             let b = match (kind, lh) {
                 (AggKind::Lhist, Some((min, max, step))) => self.lhist_bucket(x, min, max, step),
                 (AggKind::Tseries, Some((interval, _, _))) => self.tseries_epoch(interval)?,
+                (AggKind::Hist, Some((k, _, _))) => self.fine_bucket(x, k)?,
                 _ => self.log2_bucket(x),
             };
             let off = (def.key_size - 8) as i16;
@@ -977,10 +987,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             _ => self.emit(Op::Store(Size::DW, val, 0, Src::V(x))),
         }
-        self.call(
-            h::MAP_UPDATE_ELEM,
-            vec![Arg::Map(mi), Arg::V(k), Arg::V(val), Arg::Imm(1)],
-        );
+        self.update_checked(mi, k, val, 1);
         self.emit(Op::Label(done));
         Ok(())
     }
@@ -1553,7 +1560,9 @@ pub fn user_maps(c: &Compiled) -> BTreeMap<String, usize> {
         .iter()
         .enumerate()
         .skip(USER_MAP_BASE)
-        .filter(|(_, m)| m.name != stacks::STACK_MAP)
+        .filter(|(_, m)| {
+            ![stacks::STACK_MAP, exitflag::EXIT_FLAG_MAP, MAP_FULL_MAP].contains(&m.name.as_str())
+        })
         .map(|(i, m)| (m.name.clone(), i))
         .collect()
 }
