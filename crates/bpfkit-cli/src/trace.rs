@@ -27,8 +27,9 @@ OPTIONS:
     --unsafe       allow system(), signal() and other unsafe functions
     --dry-run      compile the program but do not load it
     --emit-elf FILE  write the compiled program as a BPF object file (.maps, BTF) and exit
-    --no-warnings  print no warnings (neither the checker's nor warnf()'s)
+    --no-warnings  do not print warnings (compile-time ones, warnf, full maps)
     --include FILE accepted as bpftrace's is (the header constants scripts use are built in)
+    --mode MODE    run (default) or bench: time each bench:NAME probe
     --info         print the kernel features bpfkit trace uses
     --version      print the version
 ";
@@ -102,6 +103,15 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "--include" => {
                 need(&mut it, "--include")?;
             }
+            "--mode" => match need(&mut it, "--mode")?.as_str() {
+                "run" => a.opts.bench = false,
+                "bench" => a.opts.bench = true,
+                m => {
+                    return Err(error(&format!(
+                        "Invalid mode \"{m}\": expected run or bench"
+                    )))
+                }
+            },
             "--info" => a.info = true,
             "--version" | "-V" => {
                 crate::emit(&format!("bpfkit trace v{}\n", env!("CARGO_PKG_VERSION")))?;

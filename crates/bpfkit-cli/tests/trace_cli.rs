@@ -96,9 +96,9 @@ fn acceptance_one_liner_prints_pid_comm_and_full_argv() {
         .expect("spawn bpfkit trace");
     let _guard = Guard(child.id());
     let out = lines(child.stdout.take().expect("stdout"));
-    let err = lines(child.stderr.take().expect("stderr"));
+    let _err = lines(child.stderr.take().expect("stderr"));
     assert!(
-        wait_line(&err, |l| l == "__BPFTRACE_NOTIFY_PROBES_ATTACHED", 20).is_some(),
+        wait_line(&out, |l| l == "__BPFTRACE_NOTIFY_PROBES_ATTACHED", 20).is_some(),
         "no notify line"
     );
     let ids = prog_ids(child.id());
@@ -151,8 +151,8 @@ fn pid_filter_only_sees_that_process() {
         .expect("spawn bpfkit trace");
     let _guard = Guard(child.id());
     let out = lines(child.stdout.take().expect("stdout"));
-    let err = lines(child.stderr.take().expect("stderr"));
-    assert!(wait_line(&err, |l| l.contains("NOTIFY"), 20).is_some());
+    let _err = lines(child.stderr.take().expect("stderr"));
+    assert!(wait_line(&out, |l| l.contains("NOTIFY"), 20).is_some());
     // Other processes exec meanwhile; none of them may show up.
     for _ in 0..3 {
         let _ = Command::new("/bin/true").status();
@@ -166,11 +166,8 @@ fn pid_filter_only_sees_that_process() {
         .expect("write");
     assert!(target.wait().expect("wait").success());
     let mut seen = Vec::new();
-    // The notify line goes to stdout as well (as bpftrace prints it); it is no event.
     while let Some(l) = wait_line(&out, |_| true, 1) {
-        if l != "__BPFTRACE_NOTIFY_PROBES_ATTACHED" {
-            seen.push(l);
-        }
+        seen.push(l);
     }
     interrupt(child.id());
     let _ = child.wait();

@@ -36,7 +36,9 @@ pub struct Options {
     pub params: Vec<String>,
     /// `--emit-elf FILE`: write the compiled script as a BPF object there instead of running.
     pub emit_elf: Option<std::path::PathBuf>,
-    /// `--no-warnings`: no checker warnings, no `warnf()` output.
+    /// `--mode bench`: run the `bench:` probes and print their timings.
+    pub bench: bool,
+    /// `--no-warnings`: no compile-time warnings, no `warnf` or `Map full` output.
     pub no_warnings: bool,
 }
 
@@ -281,10 +283,11 @@ pub fn compile(
     };
     let mut c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
     for f in &mut c.formats {
-        if opts.no_warnings {
-            codegen::silence_warning(f);
-        }
-        f.fmt = codegen::resolve_diag_format(&f.fmt, &|a, b| src.place(Span::new(a, b)));
+        f.fmt = if opts.no_warnings && codegen::is_warning_format(&f.fmt) {
+            String::new()
+        } else {
+            codegen::resolve_diag_format(&f.fmt, &src)
+        };
     }
     if want("insns") {
         for p in &c.progs {
@@ -345,26 +348,35 @@ pub fn run(
     let mut ring = bpfkit::RingBuf::new(events.as_fd()).map_err(|e| e.to_string())?;
     let notify = std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some();
     if notify {
-        // bpftrace prints the line on stdout (cases that pipe the output skip it there);
-        // it goes to stderr as well below, where tools wait for it.
+        // On stdout, where current bpftrace prints it (0.17 used stderr): runners wait for
+        // it there, and cases that pipe the output skip it as a first line.
         let _ = writeln!(out, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+        let _ = out.flush();
     }
     let mut rt = Runtime::new(&compiled, &loaded.maps, out, opts.format);
     if !opts.quiet {
         rt.attached(attached);
     }
-    if notify {
-        let _ = writeln!(err, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
-        let _ = err.flush();
-    }
     let _ = ring.consume(|rec| rt.handle(rec));
+    if opts.bench {
+        for (def, prog) in &loaded.progs {
+            if let Point::Bench { name } = &def.point.point {
+                let r = crate::runtime::bench::measure(name, prog)?;
+                let _ = ring.consume(|rec| rt.handle(rec));
+                rt.bench_result(&r);
+            }
+        }
+        rt.exit = true;
+    }
     // As current bpftrace does: a script whose only probes are begin/end has nothing left to
     // wait for once begin ran, so it ends at once (running end and printing maps) unless a
     // `-c` command is to be traced.
-    let only_begin_end = loaded
-        .progs
-        .iter()
-        .all(|(def, _)| matches!(def.point.point, Point::Begin | Point::End));
+    let only_begin_end = loaded.progs.iter().all(|(def, _)| {
+        matches!(
+            def.point.point,
+            Point::Begin | Point::End | Point::Bench { .. }
+        )
+    });
     if only_begin_end && opts.cmd.is_none() {
         rt.exit = true;
     }

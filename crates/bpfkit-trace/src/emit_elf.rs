@@ -13,6 +13,8 @@
 //!   buffer `events`, the per-CPU `scratch` and `lost` buffers, and `AT_name` per `@name`;
 //! - `.rodata` holding `zeros`, the zero-filled buffer programs copy from (a direct value
 //!   load relocated against its symbol);
+//! - `.data` holding the one-element array maps the programs only reach through direct value
+//!   loads (the exit flag, the `Map full` counters), one zero-filled variable each;
 //! - `license` (`GPL`), `.BTF` (map definitions, `.rodata`, functions), `.BTF.ext` (one
 //!   `func_info` record per function, which the kernel needs for callbacks, and `line_info`
 //!   mapping instructions to script lines, which `bpftool prog dump xlated` shows), `.symtab`.
@@ -58,7 +60,7 @@ const EM_BPF: u16 = 247;
 /// such programs load but are attached by hand.
 pub fn section_name(p: &Point) -> String {
     match p {
-        Point::Begin | Point::End => "raw_tp".into(),
+        Point::Begin | Point::End | Point::Bench { .. } => "raw_tp".into(),
         Point::Tracepoint {
             category, event, ..
         } => format!("tracepoint/{category}/{event}"),
@@ -210,23 +212,45 @@ fn line_records(
 
 /// Writes `c`, compiled from `src`, as a BPF ELF object.
 pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
-    let zeros_used = c.progs.iter().any(|p| {
-        p.insns
-            .iter()
-            .any(|i| i.is_ld_imm64() && i.src == op::PSEUDO_MAP_IDX_VALUE)
-    });
-    if c.progs.iter().any(|p| {
-        p.insns.iter().any(|i| {
-            i.is_ld_imm64()
-                && ((i.src == op::PSEUDO_MAP_IDX && i.imm == MAP_ZEROS)
-                    || (i.src == op::PSEUDO_MAP_IDX_VALUE && i.imm != MAP_ZEROS))
-        })
-    }) {
-        return Err("--emit-elf: a direct map value load other than the zero buffer".into());
+    // How each map is referenced: by its fd (helpers) and/or by a direct value load.
+    let mut by_fd = vec![false; c.maps.len()];
+    let mut by_value = vec![false; c.maps.len()];
+    for i in c.progs.iter().flat_map(|p| &p.insns) {
+        if !i.is_ld_imm64() {
+            continue;
+        }
+        let Some(slot) = usize::try_from(i.imm).ok().filter(|&m| m < c.maps.len()) else {
+            continue;
+        };
+        match i.src {
+            op::PSEUDO_MAP_IDX => by_fd[slot] = true,
+            op::PSEUDO_MAP_IDX_VALUE => by_value[slot] = true,
+            _ => {}
+        }
     }
+    let zeros_used = by_value.get(MAP_ZEROS as usize).copied().unwrap_or(false);
+    // Maps reached only through their value become `.data` variables; a map reached both
+    // ways (or a bigger one) has no libbpf spelling.
+    let mut in_data = vec![false; c.maps.len()];
+    for (i, m) in c.maps.iter().enumerate() {
+        if i == MAP_ZEROS as usize {
+            if by_fd[i] {
+                return Err("--emit-elf: the zero buffer used as a map".into());
+            }
+        } else if by_value[i] {
+            if by_fd[i] || m.map_type != MapType::Array || m.max_entries != 1 {
+                return Err(format!(
+                    "--emit-elf: map {} is used through both its fd and its value",
+                    m.name
+                ));
+            }
+            in_data[i] = true;
+        }
+    }
+    let in_maps = |i: usize| i != MAP_ZEROS as usize && !in_data[i];
 
     // Section indexes: 0 null, 1 .strtab, then programs (each followed by its .rel), .text
-    // and its .rel, .maps, .rodata, license, .BTF, .BTF.ext, .symtab.
+    // and its .rel, .maps, .rodata, .data, license, .BTF, .BTF.ext, .symtab.
     let mut taken = std::collections::HashSet::new();
     let mut groups: BTreeMap<String, Vec<&ProgDef>> = BTreeMap::new();
     for p in &c.progs {
@@ -288,7 +312,7 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
     let mut map_offsets = Vec::new();
     let mut maps_size = 0u32;
     for (i, m) in c.maps.iter().enumerate() {
-        if i == MAP_ZEROS as usize {
+        if !in_maps(i) {
             map_offsets.push((0, 0));
             continue;
         }
@@ -359,6 +383,30 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
         .map_err(btf_err)?;
     }
 
+    // .data: the value-only maps, 8-byte aligned, zero-filled.
+    let mut data_vars: Vec<(usize, u32, u32)> = Vec::new();
+    let mut data_size = 0u32;
+    let mut data_secinfo = Vec::new();
+    for (i, m) in c.maps.iter().enumerate().filter(|(i, _)| in_data[*i]) {
+        let size = m.value_size.max(1);
+        let uchar = b.add_int("unsigned char", 1, 0).map_err(btf_err)?;
+        let arr = b.add_array(uchar, idx_ty, size).map_err(btf_err)?;
+        let var = b
+            .add_var(&map_names[i], arr, VarLinkage::Global)
+            .map_err(btf_err)?;
+        data_secinfo.push(VarSecinfo {
+            type_id: var,
+            offset: data_size,
+            size,
+        });
+        data_vars.push((i, data_size, size));
+        data_size += size.next_multiple_of(8);
+    }
+    if !data_vars.is_empty() {
+        b.add_datasec(".data", data_size, &data_secinfo)
+            .map_err(btf_err)?;
+    }
+
     // Sections and symbols. Programs reference map symbols, whose indexes are only known
     // once the symbol table is laid out: relocations are recorded by target and resolved then.
     let mut sections: Vec<Section> = Vec::with_capacity(groups.len() + 6);
@@ -366,7 +414,8 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
     let mut globals: Vec<Sym> = Vec::new();
     enum Target {
         Map(usize),
-        Zeros,
+        /// A direct value load of map `.0`: `zeros` in `.rodata` or a `.data` variable.
+        Value(usize),
         Text,
     }
     struct PendingSec {
@@ -401,13 +450,15 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
                 op::PSEUDO_MAP_IDX_VALUE => {
                     // The offset into the value moves to the first half, the addend of a
                     // relocation against a data symbol.
+                    let idx = usize::try_from(insns[i].imm)
+                        .map_err(|_| format!("bad map index {}", insns[i].imm))?;
                     let off = insns.get(i + 1).map_or(0, |n| n.imm);
                     insns[i].src = 0;
                     insns[i].imm = off;
                     if let Some(n) = insns.get_mut(i + 1) {
                         n.imm = 0;
                     }
-                    rels.push((at, Target::Zeros));
+                    rels.push((at, Target::Value(idx)));
                 }
                 _ => {}
             }
@@ -515,6 +566,12 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
     } else {
         None
     };
+    let data_shndx = if data_vars.is_empty() {
+        None
+    } else {
+        next += 1;
+        Some(next - 1)
+    };
     let license_shndx = next;
 
     if let Some(t) = text_shndx {
@@ -546,11 +603,13 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
             size: *size,
         });
     }
-    let map_sym_base = globals.len();
+    // Symbol (index into `globals`) of each map: in `.maps`, or its `.data` variable.
+    let mut map_sym: Vec<Option<usize>> = vec![None; map_names.len()];
     for (i, n) in map_names.iter().enumerate() {
-        if i == MAP_ZEROS as usize {
+        if !in_maps(i) {
             continue;
         }
+        map_sym[i] = Some(globals.len());
         globals.push(Sym {
             name: n.clone(),
             info: (STB_GLOBAL << 4) | STT_OBJECT,
@@ -558,6 +617,18 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
             value: u64::from(map_offsets[i].0),
             size: u64::from(map_offsets[i].1),
         });
+    }
+    if let Some(s) = data_shndx {
+        for &(i, off, size) in &data_vars {
+            map_sym[i] = Some(globals.len());
+            globals.push(Sym {
+                name: map_names[i].clone(),
+                info: (STB_GLOBAL << 4) | STT_OBJECT,
+                shndx: s,
+                value: u64::from(off),
+                size: u64::from(size),
+            });
+        }
     }
     let zeros_sym = rodata_shndx.map(|s| {
         globals.push(Sym {
@@ -580,15 +651,22 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
     let nlocal = 1 + locals.len() as u32;
     let resolve = |t: &Target| -> Result<u32, String> {
         match t {
-            // The zero map has no symbol: maps after it sit one lower.
-            Target::Map(i) if *i < map_names.len() && *i != MAP_ZEROS as usize => {
-                let skip = usize::from(*i > MAP_ZEROS as usize);
-                Ok(nlocal + (map_sym_base + i - skip) as u32)
-            }
-            Target::Map(i) => Err(format!("--emit-elf: no map with index {i}")),
-            Target::Zeros => zeros_sym
+            Target::Map(i) => map_sym
+                .get(*i)
+                .copied()
+                .flatten()
+                .filter(|_| in_maps(*i))
+                .map(|g| nlocal + g as u32)
+                .ok_or_else(|| format!("--emit-elf: no map with index {i}")),
+            Target::Value(i) if *i == MAP_ZEROS as usize => zeros_sym
                 .map(|z| nlocal + z as u32)
                 .ok_or_else(|| "--emit-elf: no .rodata".into()),
+            Target::Value(i) => map_sym
+                .get(*i)
+                .copied()
+                .flatten()
+                .map(|g| nlocal + g as u32)
+                .ok_or_else(|| format!("--emit-elf: no .data variable for map {i}")),
             Target::Text => Ok(1),
         }
     };
@@ -627,6 +705,16 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
             kind: SHT_PROGBITS,
             flags: SHF_ALLOC,
             data: vec![0; zeros_size as usize],
+            align: 8,
+            rels: Vec::new(),
+        });
+    }
+    if data_shndx.is_some() {
+        sections.push(Section {
+            name: ".data".into(),
+            kind: SHT_PROGBITS,
+            flags: SHF_WRITE | SHF_ALLOC,
+            data: vec![0; data_size as usize],
             align: 8,
             rels: Vec::new(),
         });

@@ -416,6 +416,19 @@ fn case_programs(case: &TestCase, root: &Path) -> Vec<String> {
     out
 }
 
+/// Whether `case` must run with no other case beside it: its probes fire on every exec of
+/// the machine (`execve` tracepoints, `sched_process_exec`), so an exec of a neighbouring
+/// case (the two `join` cases run the same command) could end it before its own.
+/// (Cases skipped for bpftrace's test programs need not wait.)
+fn runs_alone(case: &TestCase) -> bool {
+    let text = [case.prog.as_deref(), case.run.as_deref()];
+    needs_testprogs(case).is_none()
+        && text
+            .iter()
+            .flatten()
+            .any(|t| t.contains("sys_enter_exec") || t.contains("sched_process_exec"))
+}
+
 /// Runs cases against one tracer.
 #[derive(Clone, Debug)]
 pub struct Harness {
@@ -454,6 +467,8 @@ impl Harness {
         let start = Instant::now();
         let queue: Mutex<VecDeque<usize>> = Mutex::new((0..cases.len()).collect());
         let results: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; cases.len()]);
+        // Held shared by each running case, exclusively by one that must run alone.
+        let alone = std::sync::RwLock::new(());
         std::thread::scope(|s| {
             for _ in 0..self.jobs.max(1) {
                 s.spawn(|| loop {
@@ -471,7 +486,11 @@ impl Harness {
                             elapsed: Duration::ZERO,
                             timed_out: false,
                         }
+                    } else if runs_alone(case) {
+                        let _only = alone.write();
+                        self.run_case(case)
                     } else {
+                        let _shared = alone.read();
                         self.run_case(case)
                     };
                     each(&r);

@@ -5,7 +5,8 @@
 //! - [`lexer`]: text to [`lexer::Token`]s with byte spans (attach points as single tokens, a
 //!   small C preprocessor for `#include`/`#define`/`#if`);
 //! - [`parser`]: tokens to the [`ast::Program`] (current bpftrace syntax and the 0.17
-//!   spellings), [`attach`] for attach points;
+//!   spellings), [`attach`] for attach points; [`macros`] expands macro calls (the script's
+//!   and the standard `assert`) before checking;
 //! - [`check`]: scopes, map and expression [`types::Type`]s, builtins, printf formats
 //!   ([`mod@format`]); kernel types arrive through the [`types::TypeSource`] trait
 //!   ([`tracepoint::Tracefs`] here, BTF later);
@@ -33,6 +34,7 @@ pub mod format;
 pub mod harness;
 pub mod includes;
 pub mod lexer;
+pub mod macros;
 pub mod parser;
 pub mod probes;
 pub mod regalloc;
@@ -61,9 +63,11 @@ pub fn check_program(
     opts: &check::CheckOptions,
 ) -> Result<(ast::Program, check::Checked, String), TraceError> {
     let src = SourceFile::new(name, text);
-    let prog =
+    let mut prog =
         parser::parse(text, &LexOptions::with_btf()).map_err(|d| TraceError::script(&src, d))?;
-    let checked = check::check(&prog, types, opts).map_err(|d| TraceError::script(&src, d))?;
-    let warnings = src.render_all(&checked.warnings);
+    macros::expand(&mut prog).map_err(|d| TraceError::script(&src, vec![d]))?;
+    let checked = check::check(&prog, types, opts)
+        .map_err(|d| TraceError::script(&src, macros::plain_names(d)))?;
+    let warnings = src.render_all(&macros::plain_names(checked.warnings.clone()));
     Ok((prog, checked, warnings))
 }

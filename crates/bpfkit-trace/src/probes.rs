@@ -67,6 +67,11 @@ pub enum Point {
     },
     /// A USDT probe site (a uprobe with the probe's semaphore and argument specs).
     Usdt(crate::usdt::UsdtPoint),
+    /// `bench:name`: run many times from user space under `--mode bench`.
+    Bench {
+        /// The benchmark's name.
+        name: String,
+    },
 }
 
 /// A point with the name `probe` yields for it.
@@ -84,7 +89,9 @@ impl Point {
     /// The program type its program is loaded as.
     pub fn program_type(&self) -> ProgramType {
         match self {
-            Point::Begin | Point::End | Point::RawTracepoint { .. } => ProgramType::RawTracepoint,
+            Point::Begin | Point::End | Point::Bench { .. } | Point::RawTracepoint { .. } => {
+                ProgramType::RawTracepoint
+            }
             Point::Tracepoint { .. } => ProgramType::Tracepoint,
             Point::Uprobe { .. } | Point::Kprobe { .. } | Point::Usdt(_) => ProgramType::Kprobe,
             Point::Perf { .. } => ProgramType::PerfEvent,
@@ -153,6 +160,9 @@ pub fn resolve(ap: &AttachPoint, params: &[String]) -> Result<Vec<Resolved>, Str
     match (&ap.kind, &ap.target) {
         (ProbeKind::Begin, _) => one(Point::Begin, "begin".into()),
         (ProbeKind::End, _) => one(Point::End, "end".into()),
+        (ProbeKind::Bench, AttachTarget::Named(n)) => {
+            one(Point::Bench { name: n.clone() }, format!("bench:{n}"))
+        }
         (ProbeKind::Tracepoint, AttachTarget::Tracepoint { category, event }) => {
             let mut out = Vec::new();
             if !ap.has_wildcard() {
@@ -348,7 +358,7 @@ fn default_period(ev: SoftwareEvent) -> u64 {
 pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Link>, String> {
     let err = |e: bpfkit::Error| e.to_string();
     match point {
-        Point::Begin | Point::End => Ok(Vec::new()),
+        Point::Begin | Point::End | Point::Bench { .. } => Ok(Vec::new()),
         Point::Tracepoint {
             category, event, ..
         } => Ok(vec![prog

@@ -125,6 +125,7 @@ fn the_object_has_libbpf_sections() {
             "AT_bytid",
             "AT_calls",
             "events",
+            "getpid.data",
             "getpid.rodata",
             "lost",
             "scratch"

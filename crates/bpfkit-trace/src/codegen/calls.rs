@@ -247,6 +247,7 @@ impl Gen<'_, '_> {
                     Some(a) => Val::Int(self.int(a)?, true),
                     None => Val::Int(self.imm(0), true),
                 };
+                self.exit_flag_set();
                 self.send(event::EXIT, 0, &[code])?;
                 let l = self.exit_label;
                 self.emit(Op::Jmp(l));

@@ -3,7 +3,8 @@
 //! variables of the enclosing probe travel through slots of the shared per-CPU scratch
 //! buffer (written before the call, read back after it), and memory variables already live
 //! there. The callback is compiled separately and appended to the program; its address is
-//! loaded with a placeholder constant that [`link`] turns into a `BPF_PSEUDO_FUNC` load.
+//! loaded with a placeholder map load of a negative fd-array index (which no script value
+//! can produce) that [`link`] turns into a `BPF_PSEUDO_FUNC` load.
 
 use super::layout::size_of;
 use super::{unsupported, Gen, ValueKind, Var, R};
@@ -12,10 +13,16 @@ use crate::regalloc::{self, Arg, Lowered, Op, Src};
 use crate::types::Type;
 use bpfkit_insn::{helpers as h, insn::op, Insn, JmpOp, Size};
 
-/// Placeholder constants loading the address of subprogram `n` are `FUNC_MAGIC + n`.
-const FUNC_MAGIC: i64 = 0x5eb7_c0de_0000_0000;
-
 impl Gen<'_, '_> {
+    /// The address of callback subprogram `id`: a map load of fd-array index `-1 - id`, a
+    /// placeholder only [`link`] reads (a real map index is never negative).
+    fn func_addr(&mut self, id: usize) -> super::V {
+        let v = self.v();
+        let idx = i32::try_from(id).map_or(i32::MIN, |n| -1 - n);
+        self.emit(Op::MapPtr(v, idx));
+        v
+    }
+
     /// Compiles `for ($var : @map) body`.
     pub(super) fn for_map(&mut self, var: &str, m: &Expr, body: &Block) -> R<()> {
         let ExprKind::Map { name, .. } = &m.kind else {
@@ -100,7 +107,7 @@ impl Gen<'_, '_> {
         if let Some(slot) = self.cx.subprogs.get_mut(id) {
             *slot = lowered;
         }
-        let f = self.imm(FUNC_MAGIC + id as i64);
+        let f = self.func_addr(id);
         self.call(
             h::FOR_EACH_MAP_ELEM,
             vec![Arg::Map(mi), Arg::V(f), Arg::Imm(0), Arg::Imm(0)],
@@ -121,7 +128,7 @@ impl Gen<'_, '_> {
             exit_insn(),
         ];
         self.cx.subprogs.push((ret, Vec::new()));
-        let f = self.imm(FUNC_MAGIC + id as i64);
+        let f = self.func_addr(id);
         self.call(
             h::FOR_EACH_MAP_ELEM,
             vec![Arg::Map(mi), Arg::V(f), Arg::Imm(0), Arg::Imm(0)],
@@ -146,11 +153,10 @@ pub(super) fn link(main: Lowered, subs: Vec<Lowered>) -> (Lowered, Vec<u32>) {
         insns.extend(sub);
     }
     for i in 0..insns.len().saturating_sub(1) {
-        if !insns[i].is_ld_imm64() || insns[i].src != 0 {
+        if !insns[i].is_ld_imm64() || insns[i].src != op::PSEUDO_MAP_IDX || insns[i].imm >= 0 {
             continue;
         }
-        let v = i64::from(insns[i].imm as u32) | (i64::from(insns[i + 1].imm) << 32);
-        let n = v.wrapping_sub(FUNC_MAGIC);
+        let n = -1 - i64::from(insns[i].imm);
         if let Some(&start) = usize::try_from(n).ok().and_then(|n| starts.get(n)) {
             insns[i].src = op::PSEUDO_FUNC;
             insns[i].imm = start as i32 - i as i32 - 1;

@@ -102,7 +102,7 @@ impl Gen<'_, '_> {
             "ctx" => self.copy(self.ctx),
             "usermode" => match self.res.point {
                 // begin and end run from bpfkit's own process, in user mode.
-                Point::Begin | Point::End => self.imm(1),
+                Point::Begin | Point::End | Point::Bench { .. } => self.imm(1),
                 Point::Kprobe { .. } | Point::Uprobe { .. } | Point::Perf { .. } => {
                     let v = self.v();
                     self.emit(Op::Load(Size::DW, v, self.ctx, PT_REGS_CS));

@@ -8,10 +8,14 @@
 mod access;
 mod aggblock;
 mod calls;
+mod exitflag;
+mod mapdecl;
+mod mapfull;
+pub use mapfull::MAP_FULL_MAP;
 mod strfuncs;
-pub use strfuncs::{resolve_diag_format, silence_warning, SILENCED_FORMAT};
+pub use strfuncs::{is_warning_format, resolve_diag_format};
 mod forloop;
-pub(crate) mod histbits;
+mod hist;
 mod kbuiltins;
 pub mod layout;
 mod sizes;
@@ -318,6 +322,8 @@ impl Ctx<'_> {
                         ));
                     }
                     Some(a)
+                } else if *kind == AggKind::Hist {
+                    hist::hist_bits(prog, name)?.map(|k| (k, 0, 0))
                 } else if *kind == AggKind::Tseries {
                     let a = tseries::tseries_args(prog, name).filter(|a| a.0 > 0 && a.1 > 0);
                     Some(a.ok_or_else(|| {
@@ -326,8 +332,6 @@ impl Ctx<'_> {
                             "tseries() needs a positive constant interval and num_intervals and an agg of avg, max, min or sum",
                         )
                     })?)
-                } else if *kind == AggKind::Hist {
-                    histbits::hist_bits(prog, name).map(|k| (k, 0, 0))
                 } else {
                     None
                 };
@@ -340,6 +344,7 @@ impl Ctx<'_> {
                 key_size,
             ),
         };
+        let (map_type, max) = mapdecl::declared(prog, name).unwrap_or((map_type, max));
         self.map_index.insert(name.to_string(), self.maps.len());
         self.maps.push(MapDef {
             name: format!("@{name}"),
@@ -532,8 +537,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.ctx = self.v();
         self.emit(Op::Entry(self.ctx));
         self.exit_label = self.l();
+        self.exit_flag_check();
         if let Some(pid) = self.cx.opts.pid {
-            if !matches!(self.res.point, Point::Begin | Point::End) {
+            if !matches!(
+                self.res.point,
+                Point::Begin | Point::End | Point::Bench { .. }
+            ) {
                 let t = self.call(h::GET_CURRENT_PID_TGID, vec![]);
                 self.alu(AluOp::Rsh, t, Src::Imm(32));
                 let l = self.exit_label;
@@ -899,10 +908,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 Val::Void => return Err(Diagnostic::error(value.span, "value has no type")),
             }
         }
-        self.call(
-            h::MAP_UPDATE_ELEM,
-            vec![Arg::Map(mi), Arg::V(k), Arg::V(val), Arg::Imm(0)],
-        );
+        self.update_checked(mi, k, val, 0);
         Ok(())
     }
 
@@ -941,7 +947,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             let b = match (kind, lh) {
                 (AggKind::Lhist, Some((min, max, step))) => self.lhist_bucket(x, min, max, step),
                 (AggKind::Tseries, Some((interval, _, _))) => self.tseries_epoch(interval)?,
-                (AggKind::Hist, Some((bits, _, _))) => self.fine_log2_bucket(x, bits),
+                (AggKind::Hist, Some((k, _, _))) => self.fine_bucket(x, k)?,
                 _ => self.log2_bucket(x),
             };
             let off = (def.key_size - 8) as i16;
@@ -997,10 +1003,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             _ => self.emit(Op::Store(Size::DW, val, 0, Src::V(x))),
         }
-        self.call(
-            h::MAP_UPDATE_ELEM,
-            vec![Arg::Map(mi), Arg::V(k), Arg::V(val), Arg::Imm(1)],
-        );
+        self.update_checked(mi, k, val, 1);
         self.emit(Op::Label(done));
         Ok(())
     }
@@ -1574,7 +1577,9 @@ pub fn user_maps(c: &Compiled) -> BTreeMap<String, usize> {
         .iter()
         .enumerate()
         .skip(USER_MAP_BASE)
-        .filter(|(_, m)| m.name != stacks::STACK_MAP)
+        .filter(|(_, m)| {
+            ![stacks::STACK_MAP, exitflag::EXIT_FLAG_MAP, MAP_FULL_MAP].contains(&m.name.as_str())
+        })
         .map(|(i, m)| (m.name.clone(), i))
         .collect()
 }

@@ -189,8 +189,11 @@ impl Gen<'_, '_> {
             ));
         };
         let level = if name == "errorf" { "ERROR" } else { "WARNING" };
+        // A macro expansion's header (call sites, a stdlib place) travels in the mark.
+        let (sites, s) = crate::macros::split_sites(s);
+        let extra: String = sites.iter().map(|x| format!(" {x}")).collect();
         let fmt = format!(
-            "{DIAG_MARK}{level} {} {}{DIAG_MARK}{}\n",
+            "{DIAG_MARK}{level} {} {}{extra}{DIAG_MARK}{}\n",
             e.span.start,
             e.span.end,
             String::from_utf8_lossy(s)
@@ -213,19 +216,17 @@ impl Gen<'_, '_> {
     }
 }
 
-/// The format of a `warnf()` silenced by `--no-warnings`: the runtime prints nothing for it.
-pub const SILENCED_FORMAT: &str = "\u{1}";
-
-/// `--no-warnings`: turns the format of a `warnf()` into [`SILENCED_FORMAT`].
-pub fn silence_warning(f: &mut super::FormatDef) {
-    if f.fmt.starts_with(&format!("{DIAG_MARK}WARNING ")) {
-        f.fmt = SILENCED_FORMAT.to_string();
-    }
+/// Whether `fmt` is a marked warning (`warnf`, `Map full`), which `--no-warnings` silences.
+pub fn is_warning_format(fmt: &str) -> bool {
+    fmt.strip_prefix(DIAG_MARK)
+        .is_some_and(|r| r.starts_with("WARNING "))
 }
 
-/// Fills in the prefix of a format marked by [`Gen::diagf_fn`]; other formats are returned
-/// unchanged. `where_` turns a byte span into `FILE:LINE:COL-COL`.
-pub fn resolve_diag_format(fmt: &str, where_: &dyn Fn(usize, usize) -> String) -> String {
+/// Fills in the prefix of a format marked by `errorf`/`warnf` code; other formats are returned
+/// unchanged. The place (`FILE:LINE:COL-COL`) comes from `src`, or from the header when a
+/// standard macro gave one; each macro call site the call was expanded from adds an
+/// `expanded from` diagnostic after the message.
+pub fn resolve_diag_format(fmt: &str, src: &crate::diag::SourceFile) -> String {
     let Some(rest) = fmt.strip_prefix(DIAG_MARK) else {
         return fmt.to_string();
     };
@@ -236,6 +237,20 @@ pub fn resolve_diag_format(fmt: &str, where_: &dyn Fn(usize, usize) -> String) -
     let level = it.next().unwrap_or("ERROR");
     let start = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     let end = it.next().and_then(|v| v.parse().ok()).unwrap_or(start);
-    let place = where_(start, end).replace('%', "%%");
-    format!("{place}: {level}: {body}")
+    let mut place = src.place(Span::new(start, end));
+    let mut notes = String::new();
+    for item in it {
+        if let Some(p) = item.strip_prefix('=') {
+            place = p.to_string();
+        } else if let Some((a, b)) = item.split_once('-') {
+            let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else {
+                continue;
+            };
+            let d = Diagnostic::error(Span::new(a, b), "expanded from");
+            notes.push_str(src.render(&d).trim_end());
+            notes.push('\n');
+        }
+    }
+    let place = place.replace('%', "%%");
+    format!("{place}: {level}: {body}{}", notes.replace('%', "%%"))
 }

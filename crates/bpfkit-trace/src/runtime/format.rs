@@ -237,19 +237,6 @@ pub fn hist_label(b: u64) -> String {
     }
 }
 
-/// The label of bucket `b` of `hist(_, k)`: `[v]` for one value, `[lo, hi)` for more.
-pub fn fine_hist_label(b: u64, k: u32) -> String {
-    match crate::codegen::histbits::bucket_range(b, k) {
-        (None, _) => "(..., 0)".to_string(),
-        (Some(lo), Some(hi)) if lo == hi => format!("[{lo}]"),
-        (Some(lo), hi) => format!(
-            "[{}, {})",
-            hist_bound(lo as u64),
-            hist_bound(hi.map_or(u64::MAX, |h| h as u64 + 1))
-        ),
-    }
-}
-
 /// The label of linear histogram bucket `b` of `lhist(_, min, max, step)`.
 pub fn lhist_label(b: u64, min: i64, max: i64, step: i64) -> String {
     let nb = ((max - min) / step + i64::from((max - min) % step != 0)) as u64;

@@ -2,9 +2,13 @@
 //! `print`), map actions the programs ask for (`print`, `clear`, `zero`, `exit`), and maps
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
+pub mod bench;
 pub mod enums;
 pub mod format;
 mod gfp;
+mod hist;
+mod limits;
+mod mapfull;
 mod records;
 mod stacks;
 pub mod strfuncs;
@@ -40,6 +44,9 @@ pub struct Runtime<'a> {
     /// The code `exit(N)` asked for.
     pub exit_code: i32,
     lost: u64,
+    map_full: mapfull::RateLimit,
+    /// Keeps the stack-trace map registered for decoding while this runtime lives.
+    _stacks: Option<stacks::Registration>,
 }
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
@@ -99,15 +106,12 @@ impl<'a> Runtime<'a> {
         out: &'a mut dyn Write,
         format: OutputFormat,
     ) -> Self {
-        if let Some(i) = compiled
+        let stacks = compiled
             .maps
             .iter()
             .position(|m| m.map_type == bpfkit::MapType::StackTrace)
-        {
-            if let Some(m) = maps.get(i) {
-                stacks::register(m);
-            }
-        }
+            .and_then(|i| maps.get(i))
+            .map(stacks::register);
         Runtime {
             compiled,
             maps,
@@ -116,11 +120,15 @@ impl<'a> Runtime<'a> {
             exit: false,
             exit_code: 0,
             lost: 0,
+            map_full: mapfull::RateLimit::default(),
+            _stacks: stacks,
         }
     }
 
-    /// Reports events the kernel could not queue since the last call (`Lost N events`).
+    /// Reports events the kernel could not queue since the last call (`Lost N events`), and
+    /// updates that found a map full.
     pub fn report_lost(&mut self) {
+        self.report_map_full();
         let Some(m) = self.maps.get(crate::codegen::MAP_LOST as usize) else {
             return;
         };
@@ -189,12 +197,7 @@ impl<'a> Runtime<'a> {
         let body = rec.get(16..).unwrap_or(&[]);
         match kind {
             event::PRINTF => {
-                if let Some(f) = self
-                    .compiled
-                    .formats
-                    .get(id)
-                    .filter(|f| f.fmt != crate::codegen::SILENCED_FORMAT)
-                {
+                if let Some(f) = self.compiled.formats.get(id) {
                     let mut vals = decode_all(&f.args, body);
                     enums::symbolize(&f.fmt, &f.args, &mut vals, &self.compiled.enums);
                     let s = printf(&f.fmt, &vals);
@@ -250,7 +253,10 @@ impl<'a> Runtime<'a> {
                         }
                     } else {
                         match std::fs::read(&arg) {
-                            Ok(b) => String::from_utf8_lossy(strfuncs::cat_limit(&b)).into_owned(),
+                            Ok(mut b) => {
+                                b.truncate(limits::max_cat_bytes());
+                                String::from_utf8_lossy(&b).into_owned()
+                            }
                             Err(e) => strfuncs::cat_error(&arg, &e),
                         }
                     };
@@ -352,10 +358,11 @@ impl<'a> Runtime<'a> {
                 },
                 ValueKind::Agg(AggKind::Tseries, a) => {
                     let agg = a.map_or(0, |a| a.2);
-                    let mut acc = (0i64, 0u64);
-                    for v in &vals {
-                        tseries::combine(&mut acc, u64_at(v, 0) as i64, u64_at(v, 8), agg);
-                    }
+                    let slots: Vec<(i64, u64)> = vals
+                        .iter()
+                        .map(|v| (u64_at(v, 0) as i64, u64_at(v, 8)))
+                        .collect();
+                    let acc = tseries::combine_slots(&slots, u64_at(&k, user_key), agg);
                     let mut t = match out.remove(&ukey) {
                         Some(Entry::Tseries(t)) => t,
                         _ => BTreeMap::new(),
@@ -535,9 +542,7 @@ impl<'a> Runtime<'a> {
                 ValueKind::Agg(AggKind::Lhist, Some((min, mx, step))) => {
                     lhist_label(b, min, mx, step)
                 }
-                ValueKind::Agg(AggKind::Hist, Some((bits, _, _))) => {
-                    format::fine_hist_label(b, bits as u32)
-                }
+                ValueKind::Agg(AggKind::Hist, Some((k, _, _))) => hist::fine_label(b, k),
                 _ => hist_label(b),
             };
             s.push_str(&bar_line(&label, c, max));
@@ -674,9 +679,7 @@ fn json_hist(def: &MapDef, h: &BTreeMap<u64, u64>) -> String {
                     (Some(l), Some((l + step).min(mx) - 1))
                 }
             }
-            ValueKind::Agg(AggKind::Hist, Some((bits, _, _))) => {
-                crate::codegen::histbits::bucket_range(b, bits as u32)
-            }
+            ValueKind::Agg(AggKind::Hist, Some((k, _, _))) => hist::fine_bounds(b, k),
             _ => match b {
                 0 => (None, Some(-1)),
                 1 => (Some(0), Some(0)),

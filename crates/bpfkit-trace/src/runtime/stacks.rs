@@ -5,25 +5,42 @@
 //! ELF file's symbol tables.
 
 use bpfkit::Map;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-/// The stack-trace map of the running script.
-static STACK_MAP: Mutex<Option<Map>> = Mutex::new(None);
+thread_local! {
+    /// The stack-trace map of the runtime decoding on this thread (set while a
+    /// [`Registration`] lives), so runs on other threads never see each other's stacks.
+    static STACK_MAP: RefCell<Option<Map>> = const { RefCell::new(None) };
+}
 
-/// Remembers the stack-trace map `map` (a second handle on it) for printing stacks.
-pub fn register(map: &Map) {
-    if let (Ok(m), Ok(mut slot)) = (Map::from_id(map.id()), STACK_MAP.lock()) {
-        *slot = Some(m);
+/// A runtime's hold on its stack-trace map: stacks decoded on this thread read that map
+/// until the registration is dropped.
+#[derive(Debug)]
+pub struct Registration(());
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        STACK_MAP.with(|s| *s.borrow_mut() = None);
     }
+}
+
+/// Makes `map` (a second handle on it) the stack-trace map of this thread's runtime.
+pub fn register(map: &Map) -> Registration {
+    let m = Map::from_id(map.id()).ok();
+    STACK_MAP.with(|s| *s.borrow_mut() = m);
+    Registration(())
 }
 
 /// The frames of stack `id`, innermost first.
 fn frames(id: u32) -> Vec<u64> {
-    let Ok(slot) = STACK_MAP.lock() else {
-        return Vec::new();
-    };
-    let Some(Ok(Some(v))) = slot.as_ref().map(|m| m.lookup(&id.to_ne_bytes())) else {
+    let v = STACK_MAP.with(|s| {
+        s.borrow()
+            .as_ref()
+            .and_then(|m| m.lookup(&id.to_ne_bytes()).ok().flatten())
+    });
+    let Some(v) = v else {
         return Vec::new();
     };
     v.chunks_exact(8)

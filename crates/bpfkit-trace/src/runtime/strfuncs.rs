@@ -65,16 +65,6 @@ pub fn cat_error(path: &str, e: &std::io::Error) -> String {
     format!("ERROR: failed to open file '{path}' ({msg})\n")
 }
 
-/// The part of a file `cat()` prints: at most `BPFTRACE_MAX_CAT_BYTES` bytes (bpftrace's
-/// default 10240).
-pub fn cat_limit(b: &[u8]) -> &[u8] {
-    let max = std::env::var("BPFTRACE_MAX_CAT_BYTES")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(10240);
-    b.get(..max.min(b.len())).unwrap_or(b)
-}
-
 /// Nanoseconds from the Unix epoch to boot, measured once so that every timestamp of a run
 /// shares one offset (differences between `strftime()` values stay exact).
 fn boot_epoch_ns() -> u128 {

@@ -27,6 +27,24 @@ pub fn combine(acc: &mut (i64, u64), v: i64, n: u64, agg: i64) {
     acc.1 += n;
 }
 
+/// Folds the per-CPU `(value, samples)` slots of interval `epoch` for aggregation `agg`.
+///
+/// bpftrace keeps an interval's epoch inside its per-CPU value, so a CPU that never wrote
+/// the interval reads as epoch 0: interval 0 of a key then holds a sample of 0 on every such
+/// CPU, and with the default (last value) aggregation that 0 is what bpftrace shows. The same
+/// reading is kept here so charts match bpftrace's on machines with more than one CPU.
+pub fn combine_slots(slots: &[(i64, u64)], epoch: u64, agg: i64) -> (i64, u64) {
+    let mut acc = (0i64, 0u64);
+    for &(v, n) in slots {
+        combine(&mut acc, v, n, agg);
+    }
+    let unwritten = slots.iter().filter(|s| s.1 == 0).count() as u64;
+    if epoch == 0 && agg == crate::codegen::tseries_agg::LAST && unwritten > 0 && acc.1 > 0 {
+        acc = (0, acc.1 + unwritten);
+    }
+    acc
+}
+
 /// The value an interval shows.
 fn shown(v: (i64, u64), agg: i64) -> i64 {
     if agg == crate::codegen::tseries_agg::AVG {
