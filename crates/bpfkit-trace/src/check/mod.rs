@@ -164,6 +164,7 @@ pub fn check(
         report: false,
         types: HashMap::new(),
         consts: HashMap::new(),
+        storage_vars: HashMap::new(),
     };
     c.walk();
     c.report = true;
@@ -213,6 +214,8 @@ struct Checker<'a> {
     report: bool,
     types: HashMap<Span, Type>,
     consts: HashMap<Span, u64>,
+    /// The storage type of each variable's last assigned value (for `sizeof`).
+    storage_vars: HashMap<String, Type>,
 }
 
 impl<'a> Checker<'a> {
@@ -559,6 +562,8 @@ impl<'a> Checker<'a> {
                 if self.report {
                     self.types.insert(target.span, vt.clone());
                 }
+                let st = self.storage_type(value, &vt);
+                self.storage_vars.insert(name.clone(), st);
                 match self.lookup(name) {
                     Some(v) if v.ty == Type::Unknown => v.ty = vt,
                     Some(v) => {
