@@ -165,6 +165,7 @@ pub fn check(
         types: HashMap::new(),
         consts: HashMap::new(),
         first_keys: HashMap::new(),
+        storage_vars: HashMap::new(),
     };
     c.walk();
     c.report = true;
@@ -217,6 +218,8 @@ struct Checker<'a> {
     /// The key expressions of each map's first keyed assignment (for bpftrace's wording of
     /// key mismatches, see `mapcalls.rs`).
     first_keys: HashMap<String, Vec<Expr>>,
+    /// The storage type of each variable's last assigned value (for `sizeof`).
+    storage_vars: HashMap<String, Type>,
 }
 
 impl<'a> Checker<'a> {
@@ -563,6 +566,8 @@ impl<'a> Checker<'a> {
                 if self.report {
                     self.types.insert(target.span, vt.clone());
                 }
+                let st = self.storage_type(value, &vt);
+                self.storage_vars.insert(name.clone(), st);
                 match self.lookup(name) {
                     Some(v) if v.ty == Type::Unknown => v.ty = vt,
                     Some(v) => {

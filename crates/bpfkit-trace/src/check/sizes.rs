@@ -2,7 +2,7 @@
 //! checked types so that codegen only has to emit the number.
 
 use super::Checker;
-use crate::ast::{Expr, ExprKind, Name, TypeExpr, TypeKind, TypeOrExpr};
+use crate::ast::{Expr, ExprKind, Name, TypeExpr, TypeKind, TypeOrExpr, UnOp};
 use crate::types::{size_of, Type};
 
 impl Checker<'_> {
@@ -22,11 +22,56 @@ impl Checker<'_> {
                         return ty;
                     }
                 }
-                self.expr(x, false)
+                let t = self.expr(x, false);
+                self.storage_type(x, &t)
             }
         }
     }
 
+    /// The type bpftrace stores the value of `e` (checked as `t`) in: an integer literal
+    /// takes the smallest signed integer type that holds it, in tuples and variables too.
+    pub(super) fn storage_type(&self, e: &Expr, t: &Type) -> Type {
+        match (&e.kind, t) {
+            (ExprKind::Int(v), _) => literal_type(i128::from(*v)),
+            (ExprKind::Unary(UnOp::Neg, x), _) => match &x.kind {
+                ExprKind::Int(v) => literal_type(-i128::from(*v)),
+                _ => t.clone(),
+            },
+            (ExprKind::Tuple(items), Type::Tuple(ts)) if items.len() == ts.len() => Type::Tuple(
+                items
+                    .iter()
+                    .zip(ts)
+                    .map(|(i, t)| self.storage_type(i, t))
+                    .collect(),
+            ),
+            (ExprKind::Var(n), _) => self
+                .storage_vars
+                .get(n)
+                .filter(|s| s.compatible(t))
+                .cloned()
+                .unwrap_or_else(|| t.clone()),
+            _ => t.clone(),
+        }
+    }
+}
+
+/// The smallest signed integer type holding `v` (unsigned 64 bits above `i64::MAX`).
+fn literal_type(v: i128) -> Type {
+    let bits = if i8::try_from(v).is_ok() {
+        8
+    } else if i16::try_from(v).is_ok() {
+        16
+    } else if i32::try_from(v).is_ok() {
+        32
+    } else if i64::try_from(v).is_ok() {
+        64
+    } else {
+        return Type::U64;
+    };
+    Type::Int { bits, signed: true }
+}
+
+impl Checker<'_> {
     fn byte_size(&self, t: &Type) -> u64 {
         size_of(t, &|n| self.record(n).map(|r| r.size))
     }

@@ -133,6 +133,9 @@ impl Gen<'_, '_> {
         if let Some(i) = self.record_field_index(base, field) {
             return self.tuple_index(base, i);
         }
+        if let Some(v) = self.script_field(base, field)? {
+            return Ok(v);
+        }
         let bv = self.expr(base)?;
         let Val::Int(p, _) = bv else {
             return Err(unsupported(e.span, "field access on this value"));
@@ -208,6 +211,11 @@ impl Gen<'_, '_> {
                 let is_char = btf
                     .type_by_id(er)
                     .is_ok_and(|x| x.kind == Kind::Int && x.size() == Some(1));
+                if !is_char {
+                    if let Some(v) = self.kernel_int_array(&btf, er, n, addr) {
+                        return Ok(v);
+                    }
+                }
                 if !is_char || n == 0 || n > 4096 {
                     return Err(unsupported(field.span, "reading this array member"));
                 }
@@ -295,6 +303,11 @@ impl Gen<'_, '_> {
                 vec![Arg::V(p), Arg::Imm(i64::from(n)), Arg::V(src)],
             );
             return Ok(Val::Mem(p, Type::Str(u64::from(n + 1))));
+        }
+        if let Type::Array(elem, n) = &ty {
+            if let Some(v) = self.tp_array(off, f.size, elem, *n) {
+                return Ok(v);
+            }
         }
         let size = match f.size {
             1 => Size::B,

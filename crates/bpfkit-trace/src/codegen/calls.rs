@@ -115,9 +115,15 @@ impl Gen<'_, '_> {
                     }
                 }
                 let v = self.expr(a)?;
+                // A pointer prints in hex.
+                let ptr = Some(self.checked_type(a))
+                    .filter(|t| matches!(t, Type::Pointer(_)) && matches!(v, Val::Int(..)));
                 let id = self.cx.formats.len() as i64;
                 self.cx.format(String::new(), Vec::new());
-                let types = self.send(event::PRINT_VALUE, id, &[v])?;
+                let mut types = self.send(event::PRINT_VALUE, id, &[v])?;
+                if let Some(t) = ptr {
+                    types = vec![t];
+                }
                 if let Some(f) = self.cx.formats.get_mut(id as usize) {
                     f.args = types;
                 }

@@ -41,7 +41,7 @@ impl Gen<'_, '_> {
             .vars
             .iter()
             .filter_map(|(n, v)| match v {
-                Var::Int(r, s) => Some((n.clone(), *r, *s)),
+                Var::Int(r, s) | Var::Slot(r, _, s) => Some((n.clone(), *r, *s)),
                 Var::Mem(..) => None,
             })
             .collect();
@@ -75,11 +75,18 @@ impl Gen<'_, '_> {
             cb.memcpy(vdst, val, vs);
             cb.vars = self.vars.clone();
             cb.var_kptr = self.var_kptr.clone();
+            cb.addr_vars = self.addr_vars.clone();
+            cb.var_rooms = self.var_rooms.clone();
             for (i, (n, _, s)) in ints.iter().enumerate() {
                 let p = cb.scratch_at(base + 8 * i as u32);
                 let r = cb.v();
                 cb.emit(Op::Load(Size::DW, r, p, 0));
-                cb.vars.insert(n.clone(), Var::Int(r, *s));
+                // An address-taken variable keeps its slot in the callback.
+                let var = match self.vars.get(n) {
+                    Some(Var::Slot(_, off, _)) => Var::Slot(r, *off, *s),
+                    _ => Var::Int(r, *s),
+                };
+                cb.vars.insert(n.clone(), var);
             }
             cb.vars
                 .insert(var.to_string(), Var::Mem(kv_off, Type::Tuple(vec![kt, vt])));
@@ -91,7 +98,7 @@ impl Gen<'_, '_> {
             for (l, rc) in [(cont, 0), (brk, 1)] {
                 cb.emit(Op::Label(l));
                 for (i, (n, _, _)) in ints.iter().enumerate() {
-                    if let Some(Var::Int(r, _)) = cb.vars.get(n).cloned() {
+                    if let Some(Var::Int(r, _) | Var::Slot(r, _, _)) = cb.vars.get(n).cloned() {
                         let p = cb.scratch_at(base + 8 * i as u32);
                         cb.emit(Op::Store(Size::DW, p, 0, Src::V(r)));
                     }

@@ -1,6 +1,7 @@
 //! How values sit in map keys, map values and events, shared by the code generator (which
 //! writes them) and the runtime (which reads them back): integers take 8 bytes, strings
-//! their full buffer, tuples their elements one after another, each rounded up to 8 bytes.
+//! their full buffer, tuples their elements one after another, each rounded up to 8 bytes;
+//! arrays their elements packed in C layout (see [`elem_size`]), the whole rounded up to 8.
 
 use crate::types::Type;
 
@@ -39,6 +40,11 @@ pub fn size_of(t: &Type) -> u32 {
         Type::Str(n) | Type::Buffer(n) => pad8((*n).min(1 << 16) as u32),
         Type::Tuple(ts) => ts.iter().map(size_of).sum(),
         Type::Named(fs) => fs.iter().map(|(_, t)| size_of(t)).sum(),
+        Type::Array(e, n) => pad8(
+            elem_size(e)
+                .saturating_mul(u32::try_from(*n).unwrap_or(u32::MAX))
+                .min(1 << 20),
+        ),
         Type::None => 0,
         Type::Inet => super::strfuncs::INET_SIZE,
         Type::Timestamp => super::strfuncs::TIMESTAMP_SIZE,
@@ -46,10 +52,24 @@ pub fn size_of(t: &Type) -> u32 {
     }
 }
 
+/// Bytes one element of an array of `t` takes: arrays keep their C layout (`int8[4]` is 4
+/// bytes), so that a cast to an array reinterprets the bytes of its operand.
+pub fn elem_size(t: &Type) -> u32 {
+    match t {
+        Type::Int { bits, .. } => u32::from(*bits / 8).max(1),
+        Type::Bool => 1,
+        Type::Enum(_) => 4,
+        Type::Array(e, n) => elem_size(e)
+            .saturating_mul(u32::try_from(*n).unwrap_or(u32::MAX))
+            .min(1 << 20),
+        other => size_of(other),
+    }
+}
+
 /// True for values kept in memory (strings, tuples) rather than a register.
 pub fn is_memory(t: &Type) -> bool {
     matches!(
         t,
-        Type::Str(_) | Type::Buffer(_) | Type::Tuple(_) | Type::Named(_)
+        Type::Str(_) | Type::Buffer(_) | Type::Tuple(_) | Type::Named(_) | Type::Array(..)
     )
 }

@@ -6,13 +6,17 @@
 //! zero-filled buffer used to clear scratch memory, then one map per `@map`.
 
 mod access;
+mod addrof;
 mod aggblock;
+mod arrays;
 mod calls;
+mod cdefs;
 mod exitflag;
 mod mapdecl;
 mod mapfull;
 pub use mapfull::MAP_FULL_MAP;
 mod strfuncs;
+mod varslots;
 pub use strfuncs::{is_warning_format, resolve_diag_format};
 mod forloop;
 mod hist;
@@ -188,6 +192,7 @@ pub fn compile(
         value_size: 8,
         max_entries: 1,
     });
+    cdefs::check_redefinitions(prog, checked)?;
     for (name, info) in &checked.maps {
         cx.add_user_map(prog, name, info)?;
     }
@@ -337,6 +342,11 @@ impl Ctx<'_> {
                 };
                 (MapType::PercpuHash, ValueKind::Agg(*kind, lh), vs, ks)
             }
+            Type::Record(r) if self.checked.script_types.records.contains_key(r) => {
+                let t = addrof::value_type(&self.checked.script_types, &info.value);
+                let vs = size_of(&t).max(8);
+                (MapType::Hash, ValueKind::Plain(t), vs, key_size)
+            }
             t => (
                 MapType::Hash,
                 ValueKind::Plain(t.clone()),
@@ -378,6 +388,9 @@ enum Var {
     /// A buffer at this scratch offset (recomputed at each use, so it is defined on every
     /// path).
     Mem(u32, Type),
+    /// An integer whose address the probe takes: in a register, mirrored by every
+    /// assignment into an 8-byte scratch slot at this offset (which `&$x` points to).
+    Slot(V, u32, bool),
 }
 
 struct Gen<'a, 'b> {
@@ -405,6 +418,10 @@ struct Gen<'a, 'b> {
     users: std::collections::HashSet<V>,
     /// Registers holding `kstack` (true) / `ustack` values.
     stacks: HashMap<V, bool>,
+    /// `$` variables whose address the probe takes (`&$x`): each gets a scratch slot.
+    addr_vars: std::collections::HashSet<String>,
+    /// The widest string or tuple type each variable is assigned ([`varslots`]).
+    var_rooms: HashMap<String, Type>,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -443,6 +460,8 @@ impl<'a, 'b> Gen<'a, 'b> {
             bools: std::collections::HashSet::new(),
             users: std::collections::HashSet::new(),
             stacks: HashMap::new(),
+            addr_vars: std::collections::HashSet::new(),
+            var_rooms: HashMap::new(),
         }
     }
 
@@ -534,6 +553,8 @@ impl<'a, 'b> Gen<'a, 'b> {
 
     fn probe(&mut self, p: &Probe) -> R<()> {
         self.span = p.span;
+        self.addr_vars = addrof::address_taken(&p.body);
+        self.var_rooms = self.var_rooms(&p.body);
         self.ctx = self.v();
         self.emit(Op::Entry(self.ctx));
         self.exit_label = self.l();
@@ -620,6 +641,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .is_none_or(|t| matches!(&t.kind, TypeKind::Name(n) if n != "string")) =>
                 {
                     // A declaration starts a fresh variable: an earlier block's value is gone.
+                    if self.addr_vars.contains(&var.name) {
+                        return self.slot_declare(var);
+                    }
                     match self.vars.get(&var.name) {
                         Some(Var::Int(v, _)) => {
                             let v = *v;
@@ -737,6 +761,9 @@ impl<'a, 'b> Gen<'a, 'b> {
     fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) -> R<()> {
         match &target.kind {
             ExprKind::Var(name) => {
+                if self.slot_assign(target, name, op, value)? {
+                    return Ok(());
+                }
                 let cur = self.vars.get(name).cloned();
                 if let Some(op) = op {
                     let x = self.int(value)?;
@@ -780,15 +807,13 @@ impl<'a, 'b> Gen<'a, 'b> {
                             }
                         }
                         let n = size_of(&t);
-                        let dst = match cur {
-                            Some(Var::Mem(off, dt)) if size_of(&dt) >= n => self.scratch_at(off),
-                            _ => {
-                                let (d, off) = self.alloc(n);
-                                self.vars.insert(name.clone(), Var::Mem(off, t.clone()));
-                                d
+                        let (dst, vt) = match cur {
+                            Some(Var::Mem(off, dt)) if size_of(&dt) >= n => {
+                                (self.scratch_at(off), dt)
                             }
+                            _ => self.new_mem_var(name, &t),
                         };
-                        self.memcpy(dst, p, n);
+                        self.store_mem_var(dst, &vt, p, &t);
                     }
                     Val::Void => return Err(Diagnostic::error(value.span, "value has no type")),
                 }
@@ -1168,6 +1193,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                     Ok(Val::Int(c, s))
                 }
                 Some(Var::Mem(off, t)) => Ok(Val::Mem(self.scratch_at(off), t)),
+                Some(Var::Slot(v, _, s)) => Ok(self.slot_read(e, name, v, s)),
                 None => Err(Diagnostic::error(
                     e.span,
                     format!("Undefined or undeclared variable: ${name}"),
@@ -1231,6 +1257,8 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let n = self.cx.checked_params().len() as i64;
                 Ok(Val::Int(self.imm(n), false))
             }
+            ExprKind::Unary(UnOp::Deref, x) => self.deref(e, x),
+            ExprKind::Unary(UnOp::AddrOf, x) => self.addr_of(e, x),
             ExprKind::Unary(op, x) => {
                 let v = self.int(x)?;
                 let d = self.copy(v);
@@ -1246,9 +1274,8 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.bools.insert(r);
                         return Ok(Val::Int(r, false));
                     }
-                    UnOp::Deref | UnOp::AddrOf => {
-                        return Err(unsupported(e.span, "pointer operators"))
-                    }
+                    // Handled by their own arms above.
+                    UnOp::Deref | UnOp::AddrOf => {}
                 }
                 Ok(Val::Int(d, true))
             }
@@ -1313,10 +1340,15 @@ impl<'a, 'b> Gen<'a, 'b> {
                     }
                     (Val::Mem(x, ta), Val::Mem(y, tb)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                         let n = size_of(&ta).min(size_of(&tb));
-                        let r = self.strcmp(x, y, n);
+                        let r = if matches!(ta, Type::Array(..)) {
+                            self.bytes_equal(x, y, n)
+                        } else {
+                            self.strcmp(x, y, n)
+                        };
                         if *op == BinOp::Ne {
                             self.alu(AluOp::Xor, r, Src::Imm(1));
                         }
+                        self.bools.insert(r);
                         Ok(Val::Int(r, false))
                     }
                     _ => Err(Diagnostic::error(
@@ -1369,6 +1401,13 @@ impl<'a, 'b> Gen<'a, 'b> {
                     Some(t) => Val::Mem(r, t),
                     None => Val::Int(r, signed),
                 })
+            }
+            ExprKind::Cast(t, x) if matches!(&t.kind, TypeKind::Array(..)) => self.array_cast(e, x),
+            ExprKind::Cast(t, x)
+                if matches!(&t.kind, TypeKind::Name(_))
+                    && matches!(self.checked_type(x), Type::Array(..)) =>
+            {
+                self.array_to_int(e, x)
             }
             ExprKind::Cast(t, x) if matches!(&t.kind, TypeKind::Pointer(_)) => {
                 let v = self.int(x)?;
@@ -1452,7 +1491,11 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 let types: Vec<Type> = vals
                     .iter()
-                    .map(|v| match v {
+                    .zip(items)
+                    .map(|(v, it)| match v {
+                        Val::Int(_, _) if matches!(self.checked_type(it), Type::Pointer(_)) => {
+                            self.checked_type(it)
+                        }
                         Val::Int(x, _) if self.bools.contains(x) => Type::Bool,
                         Val::Int(x, _) if self.users.contains(x) => Type::Username,
                         Val::Int(x, _) if self.stacks.contains_key(x) => Type::Stack {
@@ -1495,6 +1538,14 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
             }
             ExprKind::TupleIndex(x, i, _) => self.tuple_index(x, *i),
+            ExprKind::Index(x, i)
+                if matches!(
+                    self.checked_type(x),
+                    Type::Array(..) | Type::Pointer(_) | Type::Unknown
+                ) =>
+            {
+                self.array_index(e, x, i)
+            }
             ExprKind::Index(x, i)
                 if matches!(self.checked_type(x), Type::Tuple(_) | Type::Named(_)) =>
             {

@@ -20,6 +20,10 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A record: field names and values.
     Record(Vec<(String, Value)>),
+    /// A pointer (printed in hex).
+    Ptr(u64),
+    /// A fixed-size array (printed `[1,2,3]`).
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -27,7 +31,7 @@ impl Value {
     pub fn as_u64(&self) -> u64 {
         match self {
             Value::Int(v) => *v as u64,
-            Value::Uint(v) => *v,
+            Value::Uint(v) | Value::Ptr(v) => *v,
             Value::Bool(b) => u64::from(*b),
             _ => 0,
         }
@@ -45,6 +49,11 @@ impl Value {
                 format!("({})", inner.join(", "))
             }
             Value::Record(fs) => super::records::display(fs),
+            Value::Ptr(v) => format!("0x{v:x}"),
+            Value::Array(vs) => {
+                let inner: Vec<String> = vs.iter().map(Value::display).collect();
+                format!("[{}]", inner.join(","))
+            }
         }
     }
 }
@@ -80,6 +89,20 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             Value::Tuple(out)
         }
         Type::Named(fs) => super::records::decode_record(fs, b),
+        Type::Pointer(_) => Value::Ptr(u64_at(b, 0)),
+        Type::Array(e, n) => {
+            let es = crate::codegen::layout::elem_size(e) as usize;
+            let count = b
+                .len()
+                .checked_div(es)
+                .unwrap_or(0)
+                .min(usize::try_from(*n).unwrap_or(usize::MAX));
+            Value::Array(
+                (0..count)
+                    .map(|i| decode_elem(e, b.get(i * es..).unwrap_or(&[]), es))
+                    .collect(),
+            )
+        }
         Type::Username => Value::Str(super::users::name_of(u64_at(b, 0)).into_bytes()),
         Type::Stack { kernel } => {
             Value::Str(super::stacks::text(*kernel, u64_at(b, 0)).into_bytes())
@@ -92,6 +115,26 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             Value::Str(super::strfuncs::strerror_text(u64_at(b, 0) as i64).into_bytes())
         }
         _ => Value::Uint(u64_at(b, 0)),
+    }
+}
+
+/// Reads one array element of `t`, `es` bytes wide.
+fn decode_elem(t: &Type, b: &[u8], es: usize) -> Value {
+    if !matches!(t, Type::Int { .. } | Type::Bool) || es >= 8 {
+        return decode(t, b);
+    }
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(b.iter().take(es)) {
+        *d = *s;
+    }
+    let u = u64::from_le_bytes(w);
+    match t {
+        Type::Bool => Value::Bool(u != 0),
+        Type::Int { signed: true, .. } => {
+            let sh = 64 - 8 * es as u32;
+            Value::Int(((u << sh) as i64) >> sh)
+        }
+        _ => Value::Uint(u),
     }
 }
 
@@ -165,7 +208,7 @@ pub fn format_spec(spec: &Spec, v: &Value) -> String {
         }
         ("rx" | "rh", Value::Str(b)) => super::strfuncs::buffer_hex(b, conv == "rh"),
         ("gr", Value::Int(_) | Value::Uint(_)) => super::gfp::flags_text(v.as_u64()),
-        (_, Value::Str(_) | Value::Tuple(_) | Value::Record(_)) => v.display(),
+        (_, Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Array(_)) => v.display(),
         ("d" | "i", v) => sized(v.as_u64(), spec, true).1.to_string(),
         ("u", v) => sized(v.as_u64(), spec, false).0.to_string(),
         ("x", v) => {

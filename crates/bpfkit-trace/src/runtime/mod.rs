@@ -78,7 +78,11 @@ fn json_value(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Uint(u) => u.to_string(),
+        Value::Uint(u) | Value::Ptr(u) => u.to_string(),
+        Value::Array(vs) => format!(
+            "[{}]",
+            vs.iter().map(json_value).collect::<Vec<_>>().join(",")
+        ),
         Value::Str(s) => json_str(&String::from_utf8_lossy(s)),
         Value::Tuple(vs) => format!(
             "[{}]",
@@ -399,7 +403,7 @@ impl<'a> Runtime<'a> {
         let rank = |e: &Entry| -> i128 {
             match e {
                 Entry::Scalar(Value::Int(i)) => i128::from(*i),
-                Entry::Scalar(Value::Uint(u)) => i128::from(*u),
+                Entry::Scalar(Value::Uint(u) | Value::Ptr(u)) => i128::from(*u),
                 Entry::Avg { count, total } | Entry::Stats { count, total } => {
                     i128::from(*total) / i128::from((*count).max(1))
                 }
