@@ -601,6 +601,7 @@ impl<'a> CDump<'a> {
             self.buf.push(b' ');
         }
         self.buf.extend_from_slice(b"{\n");
+        let body = self.buf.len();
         let packed = self.is_packed(id)?;
         let mut cur: u64 = 0;
         let mut align: u64 = 1;
@@ -657,7 +658,12 @@ impl<'a> CDump<'a> {
         if is_struct && cur.div_ceil(step).saturating_mul(step) < size {
             self.pad(id, cur, size, indent + 1)?;
         }
-        tabs(&mut self.buf, indent);
+        if self.buf.len() == body {
+            // No members and no padding: `struct x {}` on one line, as libbpf writes it.
+            self.buf.pop();
+        } else {
+            tabs(&mut self.buf, indent);
+        }
         self.buf.push(b'}');
         if packed {
             self.buf.extend_from_slice(b" __attribute__((packed))");

@@ -40,6 +40,11 @@ const HELP: &str = "Usage: bpfkit btf { show | list } [id BTF_ID]
 
 /// Loads a kernel BTF object by id; module BTF (split) is parsed on top of vmlinux.
 pub fn load_btf(id: u32) -> Result<Btf, CliError> {
+    load_btf_on(id, None)
+}
+
+/// Like [`load_btf`], parsed as split BTF on `base` when one is given (`-B`).
+fn load_btf_on(id: u32, base: Option<&Btf>) -> Result<Btf, CliError> {
     let fd = get_fd_by_id(ObjKind::Btf, id)
         .map_err(|e| fail(format!("get btf by id ({id}): {}", target::sys_err(&e))))?;
     let info = bpfkit_sys::btf::btf_info(fd.as_fd()).map_err(|e| {
@@ -54,7 +59,29 @@ pub fn load_btf(id: u32) -> Result<Btf, CliError> {
             target::sys_err(&e)
         ))
     })?;
+    if let Some(base) = base {
+        return Btf::parse_split(&raw, base).map_err(|e| fail(format!("can't parse BTF: {e}")));
+    }
     parse_maybe_split(raw, info.kernel_btf && info.name != "vmlinux")
+}
+
+/// The `-B/--base-btf` file, parsed (vmlinux mapped rather than read).
+fn base_btf(g: &Global) -> Result<Option<Btf>, CliError> {
+    let Some(path) = &g.base_btf else {
+        return Ok(None);
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        fail(format!(
+            "failed to parse base BTF at '{}': {e}",
+            path.display()
+        ))
+    };
+    if path.as_os_str() == bpfkit_btf::VMLINUX_PATH {
+        return bpfkit::attach::load_vmlinux_btf()
+            .map(Some)
+            .map_err(|e| failed(&e));
+    }
+    Btf::from_file(path).map(Some).map_err(|e| failed(&e))
 }
 
 fn parse_maybe_split(raw: Vec<u8>, split: bool) -> Result<Btf, CliError> {
@@ -250,6 +277,7 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
     let src = args
         .next()
         .ok_or_else(|| fail("expected 'id', 'prog', 'map' or 'file'"))?;
+    let base = base_btf(g)?;
     let mut only: Option<Vec<u32>> = None;
     let btf = if target::is_prefix(&src, "id") {
         let id = target::parse_id(&args.value_of("id")?)?;
@@ -259,10 +287,20 @@ fn dump(g: &Global, args: &mut Args) -> Result<(), CliError> {
                 target::sys_err(&e)
             ))
         })?;
-        load_btf(id)?
+        load_btf_on(id, base.as_ref())?
     } else if target::is_prefix(&src, "file") {
         let path = args.value_of("file")?;
-        if path == "/sys/kernel/btf/vmlinux" {
+        if let Some(base) = &base {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| fail(format!("failed to load BTF from {path}: {e}")))?;
+            match Btf::parse_split(&bytes, base) {
+                Ok(b) => b,
+                Err(e) if !bytes.starts_with(b"\x7fELF") => {
+                    return Err(fail(format!("failed to load BTF from {path}: {e}")))
+                }
+                Err(_) => bpfkit_elf_btf(&path)?,
+            }
+        } else if path == "/sys/kernel/btf/vmlinux" {
             // Mapped, not read: the dump then costs no more memory than its own output buffer.
             bpfkit::attach::load_vmlinux_btf()
                 .map_err(|e| fail(format!("failed to load BTF from {path}: {e}")))?

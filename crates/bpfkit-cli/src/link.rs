@@ -6,9 +6,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use bpfkit::LinkType;
-use bpfkit_sys::link::LinkInfo as RawLinkInfo;
+use bpfkit_sys::link::LinkDetail;
 use bpfkit_sys::obj::{get_fd_by_id, get_next_id, ObjKind};
 
+use crate::link_fmt::{self, Names};
 use crate::output::{self, fail, print_json, ObjClass, Owner, J};
 use crate::target::{self, Args};
 use crate::{CliError, Global};
@@ -106,17 +107,18 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         BTreeMap::new()
     };
     let owners = output::owners(ObjClass::Link);
+    let names = Names::default();
     let mut items = Vec::new();
     let mut text = String::new();
     for fd in &fds {
-        let (raw, name) = bpfkit_sys::link::link_info(fd.as_fd())
+        let d = bpfkit_sys::link::link_detail(fd.as_fd())
             .map_err(|e| fail(format!("can't get link info: {}", target::sys_err(&e))))?;
-        let o = owners.get(&raw.id).map(Vec::as_slice).unwrap_or(&[]);
-        let p = pinned.get(&raw.id).map(Vec::as_slice).unwrap_or(&[]);
+        let o = owners.get(&d.info.id).map(Vec::as_slice).unwrap_or(&[]);
+        let p = pinned.get(&d.info.id).map(Vec::as_slice).unwrap_or(&[]);
         if g.json() {
-            items.push(link_json(&raw, &name, p, o));
+            items.push(link_json(&d, &names, p, o));
         } else {
-            text.push_str(&link_text(&raw, &name, p, o));
+            text.push_str(&link_text(&d, &names, p, o));
         }
     }
     if g.json() {
@@ -127,68 +129,16 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn attach_type_json(n: u32) -> J {
-    match bpfkit::AttachType::from_u32(n) {
-        Some(a) => J::s(a.name()),
-        None => J::U(n.into()),
-    }
-}
-
-fn attach_type_text(n: u32) -> String {
-    match bpfkit::AttachType::from_u32(n) {
-        Some(a) => format!("attach_type {}  ", a.name()),
-        None => format!("attach_type {n}  "),
-    }
-}
-
-fn prog_type_of(prog_id: u32) -> Option<u32> {
-    let fd = get_fd_by_id(ObjKind::Prog, prog_id).ok()?;
-    bpfkit_sys::prog::prog_info(fd.as_fd())
-        .ok()
-        .map(|i| i.prog_type)
-}
-
-fn prog_type_name(t: u32) -> String {
-    bpfkit::ProgramType::from_u32(t)
-        .map(|p| p.name().to_string())
-        .unwrap_or_else(|| t.to_string())
-}
-
-fn link_json(raw: &RawLinkInfo, name: &str, pinned: &[PathBuf], owners: &[Owner]) -> J {
-    let lt = LinkType::from_u32(raw.link_type);
+fn link_json(d: &LinkDetail, names: &Names, pinned: &[PathBuf], owners: &[Owner]) -> J {
+    let lt = LinkType::from_u32(d.info.link_type);
     let mut o = J::obj();
-    o.push("id", J::U(raw.id.into()));
+    o.push("id", J::U(d.info.id.into()));
     match lt {
         LinkType::Other(n) => o.push("type", J::U(n.into())),
         t => o.push("type", J::s(t.name())),
     };
-    o.push("prog_id", J::U(raw.prog_id.into()));
-    match lt {
-        LinkType::RawTracepoint => {
-            o.push("tp_name", J::s(name));
-        }
-        LinkType::Tracing => {
-            if let Some(t) = prog_type_of(raw.prog_id) {
-                o.push("prog_type", J::s(prog_type_name(t)));
-            }
-            o.push("attach_type", attach_type_json(raw.u32_at(0)));
-        }
-        LinkType::Cgroup => {
-            o.push("cgroup_id", J::U(raw.u64_at(0)))
-                .push("attach_type", attach_type_json(raw.u32_at(8)));
-        }
-        LinkType::Iter => {
-            o.push("target_name", J::s(name));
-        }
-        LinkType::Netns => {
-            o.push("netns_ino", J::U(raw.u32_at(0).into()))
-                .push("attach_type", attach_type_json(raw.u32_at(4)));
-        }
-        LinkType::Xdp => {
-            o.push("ifindex", J::U(raw.u32_at(0).into()));
-        }
-        _ => {}
-    }
+    o.push("prog_id", J::U(d.info.prog_id.into()));
+    link_fmt::json_fields(&mut o, d, names);
     if !pinned.is_empty() {
         o.push(
             "pinned",
@@ -206,34 +156,15 @@ fn link_json(raw: &RawLinkInfo, name: &str, pinned: &[PathBuf], owners: &[Owner]
     o
 }
 
-fn link_text(raw: &RawLinkInfo, name: &str, pinned: &[PathBuf], owners: &[Owner]) -> String {
-    let lt = LinkType::from_u32(raw.link_type);
-    let mut s = format!("{}: ", raw.id);
+fn link_text(d: &LinkDetail, names: &Names, pinned: &[PathBuf], owners: &[Owner]) -> String {
+    let lt = LinkType::from_u32(d.info.link_type);
+    let mut s = format!("{}: ", d.info.id);
     match lt {
         LinkType::Other(n) => s.push_str(&format!("type {n}  ")),
         t => s.push_str(&format!("{}  ", t.name())),
     }
-    s.push_str(&format!("prog {}  ", raw.prog_id));
-    match lt {
-        LinkType::RawTracepoint => s.push_str(&format!("\n\ttp '{name}'  ")),
-        LinkType::Tracing => {
-            if let Some(t) = prog_type_of(raw.prog_id) {
-                s.push_str(&format!("\n\tprog_type {}  ", prog_type_name(t)));
-            }
-            s.push_str(&attach_type_text(raw.u32_at(0)));
-        }
-        LinkType::Cgroup => {
-            s.push_str(&format!("\n\tcgroup_id {}  ", raw.u64_at(0)));
-            s.push_str(&attach_type_text(raw.u32_at(8)));
-        }
-        LinkType::Iter => s.push_str(&format!("\n\ttarget_name {name}  ")),
-        LinkType::Netns => {
-            s.push_str(&format!("\n\tnetns_ino {}  ", raw.u32_at(0)));
-            s.push_str(&attach_type_text(raw.u32_at(4)));
-        }
-        LinkType::Xdp => s.push_str(&format!("\n\tifindex {}  ", raw.u32_at(0))),
-        _ => {}
-    }
+    s.push_str(&link_fmt::header_text(d));
+    s.push_str(&link_fmt::text_fields(d, names));
     for p in pinned {
         s.push_str(&format!("\n\tpinned {}", p.display()));
     }

@@ -13,6 +13,7 @@ mod feature;
 mod gen;
 mod jited;
 mod link;
+mod link_fmt;
 mod map;
 mod net;
 mod output;
@@ -25,7 +26,7 @@ mod trace;
 use clap::{Parser, Subcommand};
 
 /// Options every command takes, as bpftool spells them.
-#[derive(Clone, Copy, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct Global {
     /// Print JSON output.
     #[arg(short = 'j', long, global = true)]
@@ -43,6 +44,10 @@ pub struct Global {
     /// Accept legacy (non-BTF) map definitions; bpfkit reads both kinds, so it changes nothing.
     #[arg(short = 'm', long, global = true)]
     pub mapcompat: bool,
+    /// Base BTF for `btf dump` of split BTF (a module's /sys/kernel/btf/<module>); without it
+    /// kernel module BTF is read on top of /sys/kernel/btf/vmlinux.
+    #[arg(short = 'B', long = "base-btf", value_name = "FILE", global = true)]
+    pub base_btf: Option<std::path::PathBuf>,
 }
 
 impl Global {
@@ -127,16 +132,28 @@ fn noun(
     run: fn(&Global, Vec<String>) -> Result<(), CliError>,
     words: Vec<String>,
 ) -> Result<(), CliError> {
-    let mut g = *global;
+    let mut g = global.clone();
     let mut rest = Vec::with_capacity(words.len());
-    for w in words {
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
         match w.as_str() {
             "-j" | "--json" => g.json = true,
             "-p" | "--pretty" => g.pretty = true,
             "-f" | "--bpffs" => g.bpffs = true,
             "-d" | "--debug" => g.debug = true,
             "-m" | "--mapcompat" => g.mapcompat = true,
-            _ => rest.push(w),
+            "-B" | "--base-btf" => match words.next() {
+                Some(path) => g.base_btf = Some(path.into()),
+                None => {
+                    let e = output::usage(format!("option '{w}' requires an argument"));
+                    report_error(&g, &e);
+                    return Err(CliError::Reported(e.exit_code()));
+                }
+            },
+            _ => match w.strip_prefix("--base-btf=") {
+                Some(path) => g.base_btf = Some(path.into()),
+                None => rest.push(w),
+            },
         }
     }
     if g.debug {

@@ -2,18 +2,12 @@
 //! inside, `show` and `tree` print what Debian's bpftool 7.1 prints (text and JSON), flags
 //! and bad input behave, and `detach` removes the program.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use bpfkit_testsupport::{run, ChildCgroup};
 use serde_json::Value;
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd}: {e}"))
-}
 
 fn bpfkit(args: &[&str]) -> Output {
     run(env!("CARGO_BIN_EXE_bpfkit"), args)
@@ -60,56 +54,6 @@ fn fixture(name: &str) -> String {
     p.display().to_string()
 }
 
-fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    mounts
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_, dir, ty) = (f.next()?, f.next()?, f.next()?);
-            (ty == "cgroup2").then(|| PathBuf::from(dir))
-        })
-        .expect("a cgroup2 mount")
-}
-
-/// A child cgroup (with one grandchild level of its own), removed on drop.
-struct Child {
-    path: PathBuf,
-}
-
-impl Child {
-    fn new(tag: &str) -> Child {
-        let path = cgroup2_root().join(format!("bpfkit_cli_{tag}_{}", std::process::id()));
-        std::fs::create_dir(&path).unwrap();
-        Child { path }
-    }
-
-    fn p(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-
-    fn sh(&self, script: &str) -> Output {
-        run(
-            "bash",
-            &[
-                "-c",
-                &format!("echo $$ > {}/cgroup.procs && {script}", self.p()),
-            ],
-        )
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            if std::fs::remove_dir(&self.path).is_ok() || !self.path.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
@@ -127,10 +71,10 @@ fn prog_gone(id: u64) {
 
 #[test]
 fn device_filter_from_the_cli_denies_dev_null_inside_and_matches_bpftool() {
-    let cg = Child::new("dev");
+    let cg = ChildCgroup::new();
     let obj = fixture("cgroup_dev_deny.bpf.o");
     assert!(cg.sh("exec cat /dev/null").status.success());
-    ok(&["cgroup", "attach", cg.p(), "device", "object", &obj]);
+    ok(&["cgroup", "attach", cg.path_str(), "device", "object", &obj]);
     // The CLI exited; the program still guards the cgroup.
     let inside = cg.sh("exec cat /dev/null");
     assert!(!inside.status.success());
@@ -141,14 +85,14 @@ fn device_filter_from_the_cli_denies_dev_null_inside_and_matches_bpftool() {
     );
 
     for args in [
-        vec!["cgroup", "show", cg.p()],
-        vec!["cgroup", "show", cg.p(), "effective"],
-        vec!["cgroup", "tree", cg.p()],
-        vec!["-p", "cgroup", "tree", cg.p()],
+        vec!["cgroup", "show", cg.path_str()],
+        vec!["cgroup", "show", cg.path_str(), "effective"],
+        vec!["cgroup", "tree", cg.path_str()],
+        vec!["-p", "cgroup", "tree", cg.path_str()],
     ] {
         assert_eq!(ok(&args), bpftool(&args), "{args:?}");
     }
-    let j = ["-j", "cgroup", "show", cg.p()];
+    let j = ["-j", "cgroup", "show", cg.path_str()];
     let shown = json(&ok(&j));
     assert_eq!(shown, json(&bpftool(&j)));
     assert_eq!(shown[0]["attach_type"], "cgroup_device");
@@ -156,11 +100,11 @@ fn device_filter_from_the_cli_denies_dev_null_inside_and_matches_bpftool() {
     let id = shown[0]["id"].as_u64().unwrap();
 
     let ids = id.to_string();
-    ok(&["cgroup", "detach", cg.p(), "device", "id", &ids]);
+    ok(&["cgroup", "detach", cg.path_str(), "device", "id", &ids]);
     assert!(cg.sh("exec cat /dev/null").status.success());
     assert_eq!(
-        ok(&["cgroup", "show", cg.p()]),
-        bpftool(&["cgroup", "show", cg.p()])
+        ok(&["cgroup", "show", cg.path_str()]),
+        bpftool(&["cgroup", "show", cg.path_str()])
     );
     assert_eq!(ok(&j), bpftool(&j));
     prog_gone(id);
@@ -168,16 +112,13 @@ fn device_filter_from_the_cli_denies_dev_null_inside_and_matches_bpftool() {
 
 #[test]
 fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
-    let parent = Child::new("flags");
-    let kid = Child {
-        path: parent.path.join("kid"),
-    };
-    std::fs::create_dir(&kid.path).unwrap();
+    let parent = ChildCgroup::new();
+    let kid = ChildCgroup::new_in(parent.path());
     let obj = fixture("cgroup_dev_deny.bpf.o");
     ok(&[
         "cgroup",
         "attach",
-        parent.p(),
+        parent.path_str(),
         "device",
         "object",
         &obj,
@@ -186,7 +127,7 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
     ok(&[
         "cgroup",
         "attach",
-        parent.p(),
+        parent.path_str(),
         "device",
         "object",
         &obj,
@@ -195,13 +136,13 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
     ok(&[
         "cgroup",
         "attach",
-        kid.p(),
+        kid.path_str(),
         "device",
         "object",
         &obj,
         "multi",
     ]);
-    let j = ["-j", "cgroup", "show", parent.p()];
+    let j = ["-j", "cgroup", "show", parent.path_str()];
     let shown = json(&ok(&j));
     assert_eq!(shown, json(&bpftool(&j)));
     assert_eq!(shown.as_array().unwrap().len(), 2);
@@ -210,18 +151,25 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
         .unwrap()
         .iter()
         .all(|p| p["attach_flags"] == "multi"));
-    let eff = ["-j", "cgroup", "show", kid.p(), "effective"];
+    let eff = ["-j", "cgroup", "show", kid.path_str(), "effective"];
     assert_eq!(json(&ok(&eff)).as_array().unwrap().len(), 3);
     assert_eq!(json(&ok(&eff)), json(&bpftool(&eff)));
     for args in [
-        vec!["cgroup", "tree", parent.p()],
-        vec!["-j", "cgroup", "tree", parent.p()],
+        vec!["cgroup", "tree", parent.path_str()],
+        vec!["-j", "cgroup", "tree", parent.path_str()],
     ] {
         assert_eq!(ok(&args), bpftool(&args), "{args:?}");
     }
 
     // An exclusive attach where multi programs run is refused, and they stay.
-    let err = one_line_error(&["cgroup", "attach", parent.p(), "device", "object", &obj]);
+    let err = one_line_error(&[
+        "cgroup",
+        "attach",
+        parent.path_str(),
+        "device",
+        "object",
+        &obj,
+    ]);
     assert!(
         err.contains("already has a program on cgroup_device"),
         "{err}"
@@ -234,19 +182,26 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
         .iter()
         .map(|p| p["id"].as_u64().unwrap())
         .collect();
-    for p in json(&ok(&["-j", "cgroup", "show", kid.p()]))
+    for p in json(&ok(&["-j", "cgroup", "show", kid.path_str()]))
         .as_array()
         .unwrap()
     {
         let id = p["id"].as_u64().unwrap();
-        ok(&["cgroup", "detach", kid.p(), "device", "id", &id.to_string()]);
+        ok(&[
+            "cgroup",
+            "detach",
+            kid.path_str(),
+            "device",
+            "id",
+            &id.to_string(),
+        ]);
         all.push(id);
     }
     for id in &all[..2] {
         ok(&[
             "cgroup",
             "detach",
-            parent.p(),
+            parent.path_str(),
             "device",
             "id",
             &id.to_string(),
@@ -256,7 +211,7 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
     ok(&[
         "cgroup",
         "attach",
-        parent.p(),
+        parent.path_str(),
         "device",
         "object",
         &obj,
@@ -269,7 +224,7 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
     ok(&[
         "cgroup",
         "detach",
-        parent.p(),
+        parent.path_str(),
         "device",
         "id",
         &id.to_string(),
@@ -283,25 +238,46 @@ fn multi_and_override_flags_are_shown_as_bpftool_shows_them() {
 
 #[test]
 fn bad_cgroup_input_is_one_clear_line() {
-    let cg = Child::new("bad");
+    let cg = ChildCgroup::new();
     let obj = fixture("cgroup_dev_deny.bpf.o");
     let err = one_line_error(&["cgroup", "show", "/nonexistent/cgroup"]);
     assert_eq!(err, "Error: can't open cgroup /nonexistent/cgroup");
-    let err = one_line_error(&["cgroup", "attach", cg.p(), "egress", "object", &obj]);
+    let err = one_line_error(&["cgroup", "attach", cg.path_str(), "egress", "object", &obj]);
     assert!(
         err.contains("is of type cgroup_device, but cgroup hook cgroup_inet_egress needs a cgroup_skb program"),
         "{err}"
     );
-    let err = one_line_error(&["cgroup", "attach", cg.p(), "sideways", "object", &obj]);
+    let err = one_line_error(&[
+        "cgroup",
+        "attach",
+        cg.path_str(),
+        "sideways",
+        "object",
+        &obj,
+    ]);
     assert_eq!(err, "Error: invalid attach type: sideways");
-    ok(&["cgroup", "attach", cg.p(), "device", "object", &obj]);
-    let j = json(&ok(&["-j", "cgroup", "show", cg.p()]));
+    ok(&["cgroup", "attach", cg.path_str(), "device", "object", &obj]);
+    let j = json(&ok(&["-j", "cgroup", "show", cg.path_str()]));
     let id = j[0]["id"].as_u64().unwrap();
     let other = ok(&["-j", "prog", "show", "id", &id.to_string()]);
     assert!(other.contains("cgroup_dev_deny"));
-    let err = one_line_error(&["cgroup", "detach", cg.p(), "egress", "id", &id.to_string()]);
+    let err = one_line_error(&[
+        "cgroup",
+        "detach",
+        cg.path_str(),
+        "egress",
+        "id",
+        &id.to_string(),
+    ]);
     assert!(err.contains("is not attached"), "{err}");
-    ok(&["cgroup", "detach", cg.p(), "device", "id", &id.to_string()]);
+    ok(&[
+        "cgroup",
+        "detach",
+        cg.path_str(),
+        "device",
+        "id",
+        &id.to_string(),
+    ]);
     prog_gone(id);
-    assert!(Path::new(cg.p()).exists());
+    assert!(cg.path().exists());
 }

@@ -6,29 +6,11 @@
 //! (laid out as newer bpftool prints them: `prog_id`, `prog_flags`, `link_id`, `link_flags`).
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use bpfkit_testsupport::{run, VethPair};
 use serde_json::Value;
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd}: {e}"))
-}
-
-fn must(cmd: &str, args: &[&str]) {
-    let o = run(cmd, args);
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 fn bpfkit(args: &[&str]) -> Output {
     run(env!("CARGO_BIN_EXE_bpfkit"), args)
@@ -77,84 +59,6 @@ fn fixture(name: &str) -> String {
     p.display().to_string()
 }
 
-struct Veth {
-    ns: String,
-    host: String,
-    host_ip: String,
-}
-
-impl Veth {
-    fn new() -> Veth {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{:x}{n:x}", std::process::id() % 0xfffff);
-        let slot = (std::process::id()
-            .wrapping_mul(2654435761)
-            .wrapping_add(n * 7919 + 13))
-            % (1 << 21);
-        let (a, b, c) = (128 + (slot >> 14), (slot >> 6) & 0xff, (slot & 0x3f) << 2);
-        let v = Veth {
-            ns: format!("bpfkit_nc_{tag}"),
-            host: format!("bc{tag}h"),
-            host_ip: format!("10.{a}.{b}.{}", c + 1),
-        };
-        let peer = format!("bc{tag}p");
-        must("ip", &["netns", "add", &v.ns]);
-        must(
-            "ip",
-            &[
-                "link", "add", &v.host, "type", "veth", "peer", "name", &peer, "netns", &v.ns,
-            ],
-        );
-        must(
-            "ip",
-            &["addr", "add", &format!("{}/30", v.host_ip), "dev", &v.host],
-        );
-        must("ip", &["link", "set", &v.host, "up"]);
-        must(
-            "ip",
-            &[
-                "-n",
-                &v.ns,
-                "addr",
-                "add",
-                &format!("10.{a}.{b}.{}/30", c + 2),
-                "dev",
-                &peer,
-            ],
-        );
-        must("ip", &["-n", &v.ns, "link", "set", &peer, "up"]);
-        v
-    }
-
-    fn ping_ok(&self) -> bool {
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &self.ns,
-                "ping",
-                "-n",
-                "-q",
-                "-c",
-                "1",
-                "-W",
-                "1",
-                &self.host_ip,
-            ],
-        )
-        .status
-        .success()
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = run("ip", &["link", "del", &self.host]);
-        let _ = run("ip", &["netns", "del", &self.ns]);
-    }
-}
-
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
@@ -179,11 +83,11 @@ fn ids(show: &Value, section: &str, field: &str) -> Vec<u64> {
 
 #[test]
 fn xdp_and_clsact_attachments_outlive_the_cli_and_match_bpftool() {
-    let v = Veth::new();
+    let v = VethPair::new();
     let dev = v.host.as_str();
     let xdp_obj = fixture("xdp_drop_icmp.bpf.o");
     let tc_obj = fixture("tc_egress_port.bpf.o");
-    assert!(v.ping_ok());
+    assert!(v.ping_from_peer(1));
     ok(&[
         "net",
         "attach",
@@ -207,7 +111,7 @@ fn xdp_and_clsact_attachments_outlive_the_cli_and_match_bpftool() {
     ok(&["net", "attach", "tc_egress", "object", &tc_obj, "dev", dev]);
     // The CLI has exited: the kernel still runs the XDP program.
     assert!(
-        !v.ping_ok(),
+        !v.ping_from_peer(1),
         "XDP must drop the ping after `net attach` exited"
     );
 
@@ -272,7 +176,7 @@ fn xdp_and_clsact_attachments_outlive_the_cli_and_match_bpftool() {
     ok(&["net", "detach", "xdpgeneric", "dev", dev]);
     ok(&["net", "detach", "tc_ingress", "dev", dev]);
     ok(&["net", "detach", "tc_egress", "dev", dev]);
-    assert!(v.ping_ok(), "ping works after `net detach`");
+    assert!(v.ping_from_peer(1), "ping works after `net detach`");
     assert_eq!(ok(&show), bpftool(&show));
     let empty = json(&ok(&j));
     assert_eq!(empty, json(&bpftool(&j)));
@@ -287,7 +191,7 @@ fn xdp_and_clsact_attachments_outlive_the_cli_and_match_bpftool() {
 
 #[test]
 fn native_xdp_from_the_cli_drops_icmp() {
-    let v = Veth::new();
+    let v = VethPair::new();
     let dev = v.host.as_str();
     ok(&[
         "net",
@@ -298,7 +202,7 @@ fn native_xdp_from_the_cli_drops_icmp() {
         "dev",
         dev,
     ]);
-    assert!(!v.ping_ok());
+    assert!(!v.ping_from_peer(1));
     let j = ["-j", "net", "show", "dev", dev];
     let listed = json(&ok(&j));
     assert_eq!(listed[0]["xdp"][0]["mode"], "driver");
@@ -316,13 +220,13 @@ fn native_xdp_from_the_cli_drops_icmp() {
     assert!(err.contains("already has an XDP program"), "{err}");
     assert_eq!(json(&ok(&j)), listed);
     ok(&["net", "detach", "xdpdrv", "dev", dev]);
-    assert!(v.ping_ok());
+    assert!(v.ping_from_peer(1));
     prog_gone(ids(&listed, "xdp", "id")[0]);
 }
 
 #[test]
 fn tcx_attachments_are_pinned_links_that_net_and_link_detach_remove() {
-    let v = Veth::new();
+    let v = VethPair::new();
     let dev = v.host.as_str();
     let obj = fixture("tc_egress_port.bpf.o");
     let out1 = ok(&["net", "attach", "tcx_egress", "object", &obj, "dev", dev]);
@@ -384,7 +288,7 @@ fn tcx_attachments_are_pinned_links_that_net_and_link_detach_remove() {
 
 #[test]
 fn bad_input_is_one_clear_line() {
-    let v = Veth::new();
+    let v = VethPair::new();
     let xdp_obj = fixture("xdp_drop_icmp.bpf.o");
     let err = one_line_error(&[
         "net",

@@ -348,7 +348,104 @@ impl LinkInfo {
     pub fn u64_at(&self, off: usize) -> u64 {
         self.data.get(off / 8).copied().unwrap_or(0)
     }
+
+    fn set_u32(&mut self, off: usize, v: u32) {
+        let shift = (off % 8) * 8;
+        if let Some(w) = self.data.get_mut(off / 8) {
+            *w = (*w & !(0xffff_ffffu64 << shift)) | ((v as u64) << shift);
+        }
+    }
+
+    fn set_u64(&mut self, off: usize, v: u64) {
+        if let Some(w) = self.data.get_mut(off / 8) {
+            *w = v;
+        }
+    }
 }
+
+/// A link's `bpf_link_info` with the name and the per-probe arrays its type reports.
+#[derive(Clone, Debug, Default)]
+pub struct LinkDetail {
+    /// The info; pointer fields are zero.
+    pub info: LinkInfo,
+    /// Tracepoint, iterator target, probed function or file (see [`link_info`]).
+    pub name: String,
+    /// kprobe_multi: the probed kernel addresses (zero when kallsyms hides them).
+    pub addrs: Vec<u64>,
+    /// uprobe_multi: file offsets.
+    pub offsets: Vec<u64>,
+    /// uprobe_multi: reference counter offsets.
+    pub ref_ctr_offsets: Vec<u64>,
+    /// kprobe_multi and uprobe_multi: one cookie per probe.
+    pub cookies: Vec<u64>,
+}
+
+/// Like [`link_info`], and for kprobe_multi and uprobe_multi links a second call fetches the
+/// addresses, offsets and cookies. If that call fails the arrays stay empty.
+pub fn link_detail(fd: BorrowedFd<'_>) -> Result<LinkDetail> {
+    let (info, name) = link_info(fd)?;
+    let mut d = LinkDetail {
+        info,
+        name,
+        ..Default::default()
+    };
+    match info.link_type {
+        // kprobe_multi: addrs ptr @0, count u32 @8, flags @12, missed @16, cookies ptr @24.
+        link_type::KPROBE_MULTI => {
+            let count = info.u32_at(8);
+            if count == 0 {
+                return Ok(d);
+            }
+            let mut addrs = vec![0u64; count as usize];
+            let mut cookies = vec![0u64; count as usize];
+            let mut again = LinkInfo::default();
+            again.set_u64(0, addrs.as_mut_ptr() as u64);
+            again.set_u32(8, count);
+            again.set_u64(24, cookies.as_mut_ptr() as u64);
+            if crate::obj::obj_get_info_by_fd(fd, &mut again).is_ok() {
+                again.set_u64(0, 0);
+                again.set_u64(24, 0);
+                d.info = again;
+                d.addrs = addrs;
+                d.cookies = cookies;
+            }
+        }
+        // uprobe_multi: path ptr @0, offsets @8, ref_ctr_offsets @16, cookies @24,
+        // path_size u32 @32, count @36, flags @40, pid @44.
+        link_type::UPROBE_MULTI => {
+            let count = info.u32_at(36);
+            if count == 0 {
+                return Ok(d);
+            }
+            let mut path = vec![0u8; PATH_MAX];
+            let mut offsets = vec![0u64; count as usize];
+            let mut refs = vec![0u64; count as usize];
+            let mut cookies = vec![0u64; count as usize];
+            let mut again = LinkInfo::default();
+            again.set_u64(0, path.as_mut_ptr() as u64);
+            again.set_u64(8, offsets.as_mut_ptr() as u64);
+            again.set_u64(16, refs.as_mut_ptr() as u64);
+            again.set_u64(24, cookies.as_mut_ptr() as u64);
+            again.set_u32(32, PATH_MAX as u32);
+            again.set_u32(36, count);
+            if crate::obj::obj_get_info_by_fd(fd, &mut again).is_ok() {
+                for off in [0, 8, 16, 24] {
+                    again.set_u64(off, 0);
+                }
+                d.info = again;
+                d.name = crate::prog::name_from_bytes(&path);
+                d.offsets = offsets;
+                d.ref_ctr_offsets = refs;
+                d.cookies = cookies;
+            }
+        }
+        _ => {}
+    }
+    Ok(d)
+}
+
+/// Longest path the kernel reports (`PATH_MAX`).
+const PATH_MAX: usize = 4096;
 
 /// Fetches `bpf_link_info`. For link types that report a name (raw tracepoint, iterator,
 /// perf event, uprobe_multi) a second call fills `name` into a buffer, returned beside the info.
@@ -366,7 +463,7 @@ pub fn link_info(fd: BorrowedFd<'_>) -> Result<(LinkInfo, String)> {
     let Some((ptr_off, len_off)) = name_slot else {
         return Ok((info, String::new()));
     };
-    let mut buf = vec![0u8; 512];
+    let mut buf = vec![0u8; PATH_MAX];
     let mut again = LinkInfo::default();
     let word = ptr_off / 8;
     if let Some(w) = again.data.get_mut(word) {
@@ -385,7 +482,7 @@ pub fn link_info(fd: BorrowedFd<'_>) -> Result<(LinkInfo, String)> {
             again.data[word] = 0;
             Ok((again, crate::prog::name_from_bytes(&buf)))
         }
-        // Names can be hidden (or longer than 512 bytes); the info itself is still good.
+        // Names can be hidden (or longer than PATH_MAX); the info itself is still good.
         Err(_) => Ok((info, String::new())),
     }
 }
@@ -450,6 +547,25 @@ mod tests {
         assert_eq!(std::mem::size_of::<RawTpRaw>(), 24);
         assert_eq!(std::mem::size_of::<TaskFdQueryRaw>(), 48);
         assert_eq!(std::mem::size_of::<LinkInfo>(), 80);
+    }
+
+    #[test]
+    fn link_info_fields_at_union_offsets() {
+        let mut i = LinkInfo::default();
+        // uprobe_multi: path_size @32, count @36, flags @40, pid @44; offsets ptr @8.
+        i.set_u32(32, 4096);
+        i.set_u32(36, 3);
+        i.set_u32(44, 77);
+        i.set_u64(8, 0x1122_3344_5566_7788);
+        assert_eq!(
+            (i.u32_at(32), i.u32_at(36), i.u32_at(40), i.u32_at(44)),
+            (4096, 3, 0, 77)
+        );
+        assert_eq!(i.u64_at(8), 0x1122_3344_5566_7788);
+        assert_eq!(i.u32_at(12), 0x1122_3344);
+        // Past the union: zero, not a panic.
+        i.set_u32(64, 1);
+        assert_eq!(i.u32_at(64), 0);
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -166,41 +165,18 @@ fn trivial_prog() -> Program {
 
 // --- cgroups ---
 
-fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    mounts
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
-        })
-        .expect("a cgroup2 mount")
-}
-
-/// A fresh child cgroup, removed on drop.
-struct TempCgroup(PathBuf);
+/// A fresh child cgroup (removed on drop), opened as the maps that hold cgroups need it.
+struct TempCgroup(common::net::ChildCgroup);
 
 impl TempCgroup {
     fn new() -> TempCgroup {
-        let p = cgroup2_root().join(format!(
-            "bpfkit_maps_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&p).unwrap();
-        TempCgroup(p)
+        TempCgroup(common::net::ChildCgroup::new())
     }
     fn open(&self) -> std::fs::File {
-        std::fs::File::open(&self.0).unwrap()
+        std::fs::File::open(self.0.path()).unwrap()
     }
     fn inode(&self) -> u64 {
-        std::fs::metadata(&self.0).unwrap().ino()
-    }
-}
-
-impl Drop for TempCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
+        std::fs::metadata(self.0.path()).unwrap().ino()
     }
 }
 
@@ -860,7 +836,7 @@ fn cgroup_array() {
         let cg = TempCgroup::new();
         let m = create(MapSpec::new(MapType::CgroupArray, 4, 4, 2).name(name("cga")));
         ids = vec![m.id()];
-        let root = std::fs::File::open(cgroup2_root()).unwrap();
+        let root = std::fs::File::open(common::net::cgroup2_root()).unwrap();
         let child = cg.open();
         m.update_fd(&u32b(0), root.as_fd(), BPF_ANY).unwrap();
         m.update_fd(&u32b(1), child.as_fd(), BPF_ANY).unwrap();

@@ -2,56 +2,20 @@
 //! allowed again once it exits; outside the cgroup nothing changes.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    mounts
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_, dir, ty) = (f.next()?, f.next()?, f.next()?);
-            (ty == "cgroup2").then(|| PathBuf::from(dir))
-        })
-        .expect("a cgroup2 mount")
-}
+use bpfkit_testsupport::ChildCgroup;
 
-struct Child(PathBuf);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            if std::fs::remove_dir(&self.0).is_ok() || !self.0.exists() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-}
-
-fn cat_null_inside(cg: &Child) -> bool {
-    Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "echo $$ > {}/cgroup.procs && exec cat /dev/null",
-                cg.0.display()
-            ),
-        ])
-        .output()
-        .unwrap()
-        .status
-        .success()
+fn cat_null_inside(cg: &ChildCgroup) -> bool {
+    cg.sh("exec cat /dev/null").status.success()
 }
 
 #[test]
 fn denies_dev_null_inside_while_running() {
-    let cg = Child(cgroup2_root().join(format!("bpfkit_ex_dev_{}", std::process::id())));
-    std::fs::create_dir(&cg.0).unwrap();
+    let cg = ChildCgroup::new();
     assert!(cat_null_inside(&cg));
     let mut ex = Command::new(env!("CARGO_BIN_EXE_cgroup-dev-deny"))
-        .args([cg.0.to_str().unwrap(), "--duration", "2"])
+        .args([cg.path_str(), "--duration", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,14 +1,12 @@
 //! Runs the example on a veth's egress: datagrams to the drop port are dropped and counted,
 //! those to the mark port are marked and counted, with tcx and with clsact.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 
 fn drops_and_marks(extra: &[&str]) {
-    let v = support::Veth::new(2);
+    let v = bpfkit_testsupport::VethPair::new();
     // Resolve the peer's MAC first so every datagram below leaves at once.
     assert!(v.ping_from_peer(1));
     let mut args = vec![
@@ -47,7 +45,7 @@ fn drops_and_marks(extra: &[&str]) {
     out.read_to_string(&mut rest).unwrap();
     assert!(ex.wait().unwrap().success(), "{rest}");
     assert_eq!(rest, "dropped 3\nmarked 2\n");
-    let show = support::run("bpftool", &["-j", "net", "show", "dev", &v.host]);
+    let show = bpfkit_testsupport::run("bpftool", &["-j", "net", "show", "dev", &v.host]);
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(
         !text.contains("tc_egress_port"),

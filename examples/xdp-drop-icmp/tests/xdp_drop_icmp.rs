@@ -1,13 +1,11 @@
 //! Runs the example on a veth: ICMP from the peer is dropped and counted while it runs, and
 //! passes again once the example (and with it its link) is gone.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
 fn drops_icmp(mode: &str) {
-    let v = support::Veth::new(1);
+    let v = bpfkit_testsupport::VethPair::new();
     assert!(v.ping_from_peer(1));
     let mut ex = Command::new(env!("CARGO_BIN_EXE_xdp-drop-icmp"))
         .args([v.host.as_str(), mode, "--duration", "4"])

@@ -62,6 +62,9 @@ pub enum Feature {
     HardwarePmu,
     /// Kernel BTF at /sys/kernel/btf/vmlinux.
     Btf,
+    /// Split BTF of at least one loaded kernel module (a file besides vmlinux in
+    /// /sys/kernel/btf).
+    ModuleBtf,
     /// A map type: probed by creating a small map of it.
     Map(MapKind),
     /// A program type: probed by loading `r0 = 0; exit` as it.
@@ -81,6 +84,7 @@ impl fmt::Display for Feature {
             Feature::Fexit => f.write_str("fexit"),
             Feature::HardwarePmu => f.write_str("a hardware PMU"),
             Feature::Btf => f.write_str("BTF"),
+            Feature::ModuleBtf => f.write_str("module BTF"),
             Feature::Map(kind) => write!(f, "map type {}", kind.name()),
             Feature::Prog(kind) => write!(f, "program type {}", kind.name()),
             Feature::KernelVersion(major, minor) => write!(f, "version >= {major}.{minor}"),
@@ -248,6 +252,7 @@ fn probe(feature: Feature) -> Probe {
         Feature::Uprobes => path_exists("/sys/bus/event_source/devices/uprobe"),
         Feature::HardwarePmu => path_exists("/sys/bus/event_source/devices/cpu"),
         Feature::Btf => path_exists("/sys/kernel/btf/vmlinux"),
+        Feature::ModuleBtf => probe_module_btf(),
         Feature::KprobeMulti => probe_kprobe_multi(),
         Feature::UprobeMulti => probe_uprobe_multi(),
         Feature::Fentry => probe_trampoline(ATTACH_FENTRY),
@@ -262,6 +267,19 @@ fn probe(feature: Feature) -> Probe {
             Some((a, b)) => Err(format!("running {a}.{b}")),
             None => Err("cannot read /proc/sys/kernel/osrelease".into()),
         },
+    }
+}
+
+fn probe_module_btf() -> Probe {
+    let dir = std::fs::read_dir("/sys/kernel/btf").map_err(|e| format!("/sys/kernel/btf: {e}"))?;
+    let modules = dir
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "vmlinux")
+        .count();
+    if modules > 0 {
+        Ok(())
+    } else {
+        Err("no module in /sys/kernel/btf besides vmlinux: no modules loaded".into())
     }
 }
 

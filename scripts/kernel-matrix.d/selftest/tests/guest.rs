@@ -7,7 +7,7 @@ use std::io::Write;
 
 use common::features::{has, kernel_version, require, Feature, MapKind, ProgKind};
 
-const ALL: [Feature; 12] = [
+const ALL: [Feature; 13] = [
     Feature::Kprobes,
     Feature::Uprobes,
     Feature::KprobeMulti,
@@ -16,6 +16,7 @@ const ALL: [Feature; 12] = [
     Feature::Fexit,
     Feature::HardwarePmu,
     Feature::Btf,
+    Feature::ModuleBtf,
     Feature::Map(MapKind::RingBuf),
     Feature::Map(MapKind::UserRingBuf),
     Feature::Map(MapKind::Arena),
