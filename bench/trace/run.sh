@@ -19,11 +19,12 @@ now_ns() { date +%s%N; }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# ms from launch until the notify line appears on stderr
+# ms from launch until the notify line appears in the output (stdout for bpfkit trace and
+# current bpftrace, stderr for bpftrace 0.17)
 notify_ms() {
     out=$(mktemp)
     t0=$(now_ns)
-    __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 "$@" >/dev/null 2>"$out" &
+    __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 "$@" >"$out" 2>&1 &
     pid=$!
     while ! grep -q __BPFTRACE_NOTIFY_PROBES_ATTACHED "$out" 2>/dev/null; do
         kill -0 $pid 2>/dev/null || break
@@ -79,7 +80,7 @@ COUNT='tracepoint:syscalls:sys_enter_getpid { @[comm] = count(); }'
 # ns the load took while "$@" traced it (the tracer is started and attached first)
 traced_ns() {
     out=$(mktemp)
-    __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 "$@" >/dev/null 2>"$out" &
+    __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 "$@" >"$out" 2>&1 &
     pid=$!
     while ! grep -q __BPFTRACE_NOTIFY_PROBES_ATTACHED "$out" 2>/dev/null; do
         kill -0 $pid 2>/dev/null || break

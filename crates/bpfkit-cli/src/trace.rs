@@ -24,6 +24,7 @@ OPTIONS:
     -o FILE        write output to FILE
     -q             do not print the `Attached N probes` line
     --unsafe       allow system(), signal() and other unsafe functions
+    --include FILE use the integer #defines of header FILE
     --dry-run      compile the program but do not load it
     --info         print the kernel features bpfkit trace uses
     --version      print the version
@@ -92,6 +93,7 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "-o" => a.out = Some(need(&mut it, "-o")?),
             "-q" => a.opts.quiet = true,
             "--unsafe" => a.opts.allow_unsafe = true,
+            "--include" => a.opts.includes.push(need(&mut it, "--include")?),
             "--dry-run" => a.opts.dry_run = true,
             "--info" => a.info = true,
             "--version" | "-V" => {

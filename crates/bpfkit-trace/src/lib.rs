@@ -30,6 +30,7 @@ pub mod dump;
 mod error;
 pub mod format;
 pub mod harness;
+pub mod headers;
 pub mod includes;
 pub mod lexer;
 pub mod parser;

@@ -93,7 +93,8 @@ impl Checker<'_> {
             "comm" | "pcomm" | "leader_comm" => Type::Str(16),
             "username" => Type::Username,
             "probe" => Type::Str(self.opts.max_strlen),
-            "func" => Type::Symbol,
+            // Named when the script compiles (the probed function), so a string.
+            "func" => Type::Str(self.opts.max_strlen),
             "kstack" => Type::Stack { kernel: true },
             "ustack" => Type::Stack { kernel: false },
             "curtask" => Type::Pointer(Box::new(Type::Record("struct task_struct".to_string()))),
@@ -242,6 +243,12 @@ impl Checker<'_> {
             self.err(
                 e.span,
                 format!("{n}() is an unsafe function being used in safe mode"),
+            );
+        }
+        if n == "write_user" && !self.opts.allow_unsafe {
+            self.err(
+                e.span,
+                "write_user() is unsafe. To use you need the --unsafe flag",
             );
         }
         let agg = AggKind::from_call(n);

@@ -11,6 +11,9 @@ mod strfuncs;
 pub use strfuncs::resolve_diag_format;
 mod forloop;
 mod kbuiltins;
+mod kfuncs2;
+mod uaddr;
+pub use kfuncs2::{SKB_META_SIZE, SKB_OUTPUT_MAP};
 pub mod layout;
 mod sizes;
 mod stacks;
@@ -112,6 +115,10 @@ pub struct Compiled {
     pub progs: Vec<ProgDef>,
     /// Formats by id.
     pub formats: Vec<FormatDef>,
+    /// `skboutput()` pcap files by id.
+    pub pcap_files: Vec<String>,
+    /// `cgroup_path()` hierarchy filters by id.
+    pub cgroup_filters: Vec<String>,
 }
 
 /// Knobs of code generation.
@@ -125,6 +132,8 @@ pub struct Options {
     pub max_map_keys: u32,
     /// Positional parameters.
     pub params: Vec<String>,
+    /// Integer `#define`s of the included headers (`--include`, `#include`).
+    pub header_constants: HashMap<String, i64>,
 }
 
 /// Compiles every probe for each of its resolved points (`points[i]` belongs to probe `i`).
@@ -141,6 +150,8 @@ pub fn compile(
         map_index: HashMap::new(),
         formats: Vec::new(),
         subprogs: Vec::new(),
+        pcap_files: Vec::new(),
+        cgroup_filters: Vec::new(),
     };
     cx.maps.push(MapDef {
         name: "events".into(),
@@ -190,13 +201,18 @@ pub fn compile(
             g.probe(probe)?;
             scratch_max = scratch_max.max(g.scratch_top);
             zeros_max = zeros_max.max(g.zero_max);
+            let tp_btf = g.tp_btf;
             let main =
                 regalloc::lower(&g.ops, &g.spans).map_err(|m| Diagnostic::error(probe.span, m))?;
             let ((insns, spans), funcs) = forloop::link(main, std::mem::take(&mut cx.subprogs));
             progs.push(ProgDef {
                 name: prog_name(r),
                 point: r.clone(),
-                prog_type: r.point.program_type(),
+                prog_type: if tp_btf {
+                    ProgramType::Tracing
+                } else {
+                    r.point.program_type()
+                },
                 insns,
                 spans,
                 funcs,
@@ -219,6 +235,8 @@ pub fn compile(
         maps: cx.maps,
         progs,
         formats: cx.formats,
+        pcap_files: cx.pcap_files,
+        cgroup_filters: cx.cgroup_filters,
     })
 }
 
@@ -243,6 +261,10 @@ struct Ctx<'a> {
     formats: Vec<FormatDef>,
     /// Lowered callback subprograms of the program being compiled (`for` over maps).
     subprogs: Vec<regalloc::Lowered>,
+    /// `skboutput()` pcap files by id.
+    pcap_files: Vec<String>,
+    /// `cgroup_path()` hierarchy filters by id.
+    cgroup_filters: Vec<String>,
 }
 
 /// Finds the constant arguments of the first `lhist` call assigned to `@name`.
@@ -389,6 +411,8 @@ struct Gen<'a, 'b> {
     users: std::collections::HashSet<V>,
     /// Registers holding `kstack` (true) / `ustack` values.
     stacks: HashMap<V, bool>,
+    /// A raw tracepoint that must load as `tp_btf` (BTF-typed `args`, tracing-only helpers).
+    tp_btf: bool,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -427,6 +451,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             bools: std::collections::HashSet::new(),
             users: std::collections::HashSet::new(),
             stacks: HashMap::new(),
+            tp_btf: false,
         }
     }
 
@@ -1553,7 +1578,7 @@ pub fn user_maps(c: &Compiled) -> BTreeMap<String, usize> {
         .iter()
         .enumerate()
         .skip(USER_MAP_BASE)
-        .filter(|(_, m)| m.name != stacks::STACK_MAP)
+        .filter(|(_, m)| m.name != stacks::STACK_MAP && m.map_type != MapType::PerfEventArray)
         .map(|(i, m)| (m.name.clone(), i))
         .collect()
 }

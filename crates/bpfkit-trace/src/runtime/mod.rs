@@ -2,9 +2,13 @@
 //! `print`), map actions the programs ask for (`print`, `clear`, `zero`, `exit`), and maps
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
+mod cgroups;
+mod files;
 pub mod format;
+pub mod pcap;
 mod stacks;
 pub mod strfuncs;
+mod symbols;
 mod tseries;
 mod users;
 
@@ -95,6 +99,8 @@ impl<'a> Runtime<'a> {
         out: &'a mut dyn Write,
         format: OutputFormat,
     ) -> Self {
+        cgroups::set_filters(&compiled.cgroup_filters);
+
         if let Some(i) = compiled
             .maps
             .iter()
@@ -238,7 +244,7 @@ impl<'a> Runtime<'a> {
                             Err(e) => format!("system(\"{arg}\"): {e}\n"),
                         }
                     } else {
-                        match std::fs::read(&arg) {
+                        match files::read_for_cat(&arg) {
                             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                             Err(e) => strfuncs::cat_error(&arg, &e),
                         }
