@@ -19,7 +19,8 @@ now_ns() { date +%s%N; }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# ms from launch until the notify line appears on stderr
+# ms from launch until the notify line appears in the output (stdout for bpfkit trace and
+# current bpftrace, stderr for bpftrace 0.17)
 notify_ms() {
     out=$(mktemp)
     t0=$(now_ns)

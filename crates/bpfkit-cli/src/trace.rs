@@ -25,10 +25,10 @@ OPTIONS:
     -o FILE        write output to FILE
     -q             do not print the `Attached N probes` line
     --unsafe       allow system(), signal() and other unsafe functions
+    --include FILE use the integer #defines of header FILE
     --dry-run      compile the program but do not load it
     --emit-elf FILE  write the compiled program as a BPF object file (.maps, BTF) and exit
     --no-warnings  do not print warnings (compile-time ones, warnf, full maps)
-    --include FILE accepted as bpftrace's is (the header constants scripts use are built in)
     --mode MODE    run (default) or bench: time each bench:NAME probe
     --info         print the kernel features bpfkit trace uses
     --version      print the version
@@ -97,12 +97,10 @@ fn parse(words: Vec<String>) -> Result<Args, CliError> {
             "-o" => a.out = Some(need(&mut it, "-o")?),
             "-q" => a.opts.quiet = true,
             "--unsafe" => a.opts.allow_unsafe = true,
+            "--include" => a.opts.includes.push(need(&mut it, "--include")?),
             "--dry-run" => a.opts.dry_run = true,
             "--emit-elf" => a.opts.emit_elf = Some(need(&mut it, "--emit-elf")?.into()),
             "--no-warnings" => a.opts.no_warnings = true,
-            "--include" => {
-                need(&mut it, "--include")?;
-            }
             "--mode" => match need(&mut it, "--mode")?.as_str() {
                 "run" => a.opts.bench = false,
                 "bench" => a.opts.bench = true,

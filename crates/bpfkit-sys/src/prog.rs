@@ -139,6 +139,9 @@ pub struct ProgLoad<'a> {
     pub core_relo_rec_size: u32,
     /// Verifier log level (see [`log_level`]); 0 asks for a log only when loading fails.
     pub log_level: u32,
+    /// Log buffer bytes: 0 starts at 64 KiB and grows while the log does not fit; any other
+    /// value is used as is, so a log that does not fit fails the load with `ENOSPC`.
+    pub log_size: u32,
     /// BPF token granting delegated rights.
     pub token_fd: Option<BorrowedFd<'a>>,
 }
@@ -262,8 +265,13 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<Loaded, LoadFailure> {
 
     let mut level = p.log_level;
     let mut buf: Vec<u8> = Vec::new();
+    let initial = if p.log_size == 0 {
+        LOG_SIZE_INITIAL
+    } else {
+        p.log_size as usize
+    };
     if level != 0 {
-        buf = vec![0u8; LOG_SIZE_INITIAL];
+        buf = vec![0u8; initial];
     }
     loop {
         raw.log_level = level;
@@ -287,7 +295,11 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<Loaded, LoadFailure> {
             }
             Err(e) => {
                 let errno = e.errno();
-                if errno == Some(libc::ENOSPC) && !buf.is_empty() && buf.len() < LOG_SIZE_MAX {
+                if errno == Some(libc::ENOSPC)
+                    && p.log_size == 0
+                    && !buf.is_empty()
+                    && buf.len() < LOG_SIZE_MAX
+                {
                     let want = (raw.log_true_size as usize).max(buf.len().saturating_mul(4));
                     buf = vec![0u8; want.min(LOG_SIZE_MAX)];
                     continue;
@@ -297,7 +309,7 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<Loaded, LoadFailure> {
                     || errno == Some(libc::EFAULT);
                 if level == 0 && !refused_early {
                     level = log_level::BRANCHES;
-                    buf = vec![0u8; LOG_SIZE_INITIAL];
+                    buf = vec![0u8; initial];
                     continue;
                 }
                 return Err(LoadFailure {

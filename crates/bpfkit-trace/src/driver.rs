@@ -40,6 +40,8 @@ pub struct Options {
     pub bench: bool,
     /// `--no-warnings`: no compile-time warnings, no `warnf` or `Map full` output.
     pub no_warnings: bool,
+    /// `--include FILE`: headers whose integer `#define`s the script may use.
+    pub includes: Vec<String>,
 }
 
 /// Roughly the kernel's `ktime_get_ns` now (std's `Instant` reads the same clock but does
@@ -111,36 +113,6 @@ fn create_maps(c: &Compiled) -> Result<Vec<Map>, String> {
         .collect()
 }
 
-/// `BPFTRACE_LOG_SIZE`: the verifier log buffer bpftrace would hand the kernel with `-v`.
-/// The kernel refuses a load whose log does not fit (`ENOSPC`); our loader grows its buffer
-/// instead, so a log longer than the size asked for fails here as that load would have, with
-/// bpftrace's messages (its program names are the probe's, `_`-joined, and a 1-based index).
-fn log_fits(log: &str, point: &str, index: usize, err: &mut dyn Write) -> Result<(), String> {
-    let Some(size) = std::env::var("BPFTRACE_LOG_SIZE")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-    else {
-        return Ok(());
-    };
-    if log.len() < size {
-        return Ok(());
-    }
-    let _ = writeln!(
-        err,
-        "WARNING: Kernel log seems to be trimmed. This may be due to buffer not being big \
-         enough, try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current \
-         value of {size} bytes"
-    );
-    let name: String = point
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    Err(format!(
-        "ERROR: Error loading BPF program for {name}_{}. Error code: -28 (No space left on device).",
-        index + 1
-    ))
-}
-
 fn load(
     c: &Compiled,
     src: &SourceFile,
@@ -150,7 +122,12 @@ fn load(
     let maps = create_maps(c)?;
     let fds: Vec<i32> = maps.iter().map(|m| m.fd().as_raw_fd()).collect();
     let mut progs = Vec::new();
-    for (index, p) in c.progs.iter().enumerate() {
+    // BPFTRACE_LOG_SIZE: a fixed verifier log buffer, as bpftrace takes it.
+    let log_size = std::env::var("BPFTRACE_LOG_SIZE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0);
+    for (pi, p) in c.progs.iter().enumerate() {
         let func_btf = if p.funcs.is_empty() {
             None
         } else {
@@ -167,6 +144,16 @@ fn load(
         if verbose {
             spec = spec.log_level(1);
         }
+        if let Some(n) = log_size {
+            spec = spec.log_size(n);
+        }
+        if let (Point::RawTracepoint { name }, bpfkit::ProgramType::Tracing) =
+            (&p.point.point, p.prog_type)
+        {
+            spec = spec
+                .for_tp_btf(name)
+                .map_err(|e| format!("{}: {e}", p.point.name))?;
+        }
         if let Point::Fentry { function, ret } = &p.point.point {
             let kind = if *ret {
                 bpfkit::attach::fentry::TracingKind::Fexit
@@ -180,10 +167,12 @@ fn load(
         match Program::load(&spec) {
             Ok(prog) => {
                 if verbose {
-                    log_fits(prog.verifier_log(), &p.point.name, index, err)?;
                     let _ = writeln!(err, "{}\n{}", dump_insns(p), prog.verifier_log());
                 }
                 progs.push((p.clone(), prog));
+            }
+            Err(e) if log_size.is_some() && load_errno(&e) == Some(ENOSPC) => {
+                return Err(log_trimmed(p, pi, log_size.unwrap_or(0)));
             }
             Err(bpfkit::Error::Verifier { log, source, .. }) => {
                 let mut msg = format!(
@@ -214,6 +203,33 @@ fn load(
         }
     }
     Ok(Loaded { maps, progs })
+}
+
+const ENOSPC: i32 = 28;
+
+/// The errno a failed program load reports.
+fn load_errno(e: &bpfkit::Error) -> Option<i32> {
+    match e {
+        bpfkit::Error::Verifier { source, .. } | bpfkit::Error::Sys(source) => source.errno(),
+        _ => None,
+    }
+}
+
+/// bpftrace's words when the verifier log did not fit the `BPFTRACE_LOG_SIZE` buffer; the
+/// program is named as bpftrace names it (`begin_1`: the probe, then its 1-based index).
+fn log_trimmed(p: &ProgDef, index: usize, size: u32) -> String {
+    let probe: String = p
+        .point
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!(
+        "ERROR: Error loading BPF program for {probe}_{}. Error code: -{ENOSPC} (No space left on device).\n\
+         WARNING: Kernel log seems to be trimmed. This may be due to buffer not being big enough, \
+         try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of {size} bytes",
+        index + 1
+    )
 }
 
 fn run_once(p: &Program) -> Result<(), String> {
@@ -252,6 +268,13 @@ pub fn compile(
     let (prog, checked, warnings) =
         crate::check_program(name, text, &ts, &copts).map_err(|e| e.to_string())?;
     crate::includes::check_includes(&prog, text)?;
+    if let Some(f) = opts
+        .includes
+        .iter()
+        .find(|f| !crate::includes::header_exists(f))
+    {
+        return Err(format!("fatal error: '{f}' file not found"));
+    }
     if !warnings.is_empty() && !opts.no_warnings {
         let _ = write!(dump, "{warnings}");
     }
@@ -280,6 +303,12 @@ pub fn compile(
         pid: opts.pid,
         max_map_keys: 4096,
         params: opts.params.clone(),
+        header_constants: crate::headers::constants(
+            prog.includes
+                .iter()
+                .map(|i| i.path.as_str())
+                .chain(opts.includes.iter().map(String::as_str)),
+        ),
     };
     let mut c = codegen::compile(&prog, &checked, &points, &gopts).map_err(|d| render(&src, d))?;
     for f in &mut c.formats {
@@ -346,16 +375,17 @@ pub fn run(
         return Err("internal error: no event ring buffer".into());
     };
     let mut ring = bpfkit::RingBuf::new(events.as_fd()).map_err(|e| e.to_string())?;
-    let notify = std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some();
-    if notify {
-        // On stdout, where current bpftrace prints it (0.17 used stderr): runners wait for
-        // it there, and cases that pipe the output skip it as a first line.
-        let _ = writeln!(out, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
-        let _ = out.flush();
-    }
+    let mut skb_out = SkbOutput::open(&compiled, &loaded.maps)?;
     let mut rt = Runtime::new(&compiled, &loaded.maps, out, opts.format);
     if !opts.quiet {
         rt.attached(attached);
+    }
+    if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
+        // On stdout, as bpftrace prints it (cases pipe stdout and drop that first line).
+        rt.flush();
+        let mut so = std::io::stdout();
+        let _ = writeln!(so, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+        let _ = so.flush();
     }
     let _ = ring.consume(|rec| rt.handle(rec));
     if opts.bench {
@@ -394,8 +424,14 @@ pub fn run(
         _ => None,
     };
     while !rt.exit {
-        let ready = bpfkit_sys::signal::wait_readable(&[ring.epoll_fd(), sigfd.as_fd()], 1000)
-            .map_err(|e| e.to_string())?;
+        let mut fds = vec![ring.epoll_fd(), sigfd.as_fd()];
+        if let Some(s) = &skb_out {
+            fds.push(s.perf.epoll_fd());
+        }
+        let ready = bpfkit_sys::signal::wait_readable(&fds, 1000).map_err(|e| e.to_string())?;
+        if let Some(s) = skb_out.as_mut() {
+            s.drain(err);
+        }
         // Records queued behind an `exit()` are dropped, as bpftrace drops them: running
         // them could go on for long (a `system()` per record whose exec traces another).
         let _ = ring.consume(|rec| {
@@ -427,6 +463,9 @@ pub fn run(
     for e in &ends {
         run_once(e)?;
     }
+    if let Some(s) = skb_out.as_mut() {
+        s.drain(err);
+    }
     let _ = ring.consume(|rec| rt.handle(rec));
     rt.report_lost();
     rt.print_all_maps();
@@ -434,3 +473,43 @@ pub fn run(
 }
 
 const SIGCHLD: i32 = 17;
+
+/// The perf rings of `skboutput()` and the pcap files they fill.
+struct SkbOutput {
+    perf: bpfkit::PerfBuf,
+    files: crate::runtime::pcap::PcapFiles,
+}
+
+impl SkbOutput {
+    /// The rings of the script's `skboutput()` map, if it has one.
+    fn open(c: &Compiled, maps: &[Map]) -> Result<Option<SkbOutput>, String> {
+        let Some(i) = c
+            .maps
+            .iter()
+            .position(|m| m.name == codegen::SKB_OUTPUT_MAP)
+        else {
+            return Ok(None);
+        };
+        let map = maps.get(i).ok_or("internal error: no skboutput map")?;
+        let perf = bpfkit::PerfBuf::new(map.fd(), &bpfkit::PerfBufOptions::default())
+            .map_err(|e| format!("skboutput: opening the perf rings: {e}"))?;
+        let files = crate::runtime::pcap::PcapFiles::new(c.pcap_files.clone(), monotonic_ns());
+        Ok(Some(SkbOutput { perf, files }))
+    }
+
+    /// Writes the waiting packets; a file that cannot be written is reported once per batch.
+    fn drain(&mut self, err: &mut dyn Write) {
+        let mut failure = None;
+        let files = &mut self.files;
+        let _ = self.perf.consume(|ev| {
+            if let bpfkit::PerfEvent::Sample { data, .. } = ev {
+                if let Err(m) = files.sample(data) {
+                    failure = Some(m);
+                }
+            }
+        });
+        if let Some(m) = failure {
+            let _ = writeln!(err, "ERROR: {m}");
+        }
+    }
+}

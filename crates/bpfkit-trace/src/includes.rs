@@ -7,7 +7,7 @@ use crate::ast::Program;
 use std::path::Path;
 
 /// The directories searched for `#include <...>`, in order.
-const SEARCH_DIRS: &[&str] = &[
+pub(crate) const SEARCH_DIRS: &[&str] = &[
     "/usr/local/include",
     "/usr/include/x86_64-linux-gnu",
     "/usr/include/aarch64-linux-gnu",
@@ -42,7 +42,7 @@ pub fn check_includes(prog: &Program, text: &str) -> Result<(), String> {
 }
 
 /// Whether `path` is an existing absolute or cwd-relative file or exists under a search dir.
-fn header_exists(path: &str) -> bool {
+pub(crate) fn header_exists(path: &str) -> bool {
     let p = Path::new(path);
     if p.is_absolute() {
         return p.is_file();

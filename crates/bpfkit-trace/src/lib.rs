@@ -32,6 +32,7 @@ pub mod emit_elf;
 mod error;
 pub mod format;
 pub mod harness;
+pub mod headers;
 pub mod includes;
 pub mod lexer;
 pub mod macros;

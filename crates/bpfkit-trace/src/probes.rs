@@ -364,6 +364,10 @@ pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Lin
         } => Ok(vec![prog
             .attach_tracepoint(category, event)
             .map_err(err)?]),
+        // A raw tracepoint compiled as tp_btf was tied to its tracepoint at load.
+        Point::RawTracepoint { .. } if prog.prog_type() == ProgramType::Tracing => {
+            Ok(vec![prog.attach_btf_target().map_err(err)?])
+        }
         Point::RawTracepoint { name } => Ok(vec![prog.attach_raw_tracepoint(name).map_err(err)?]),
         Point::Uprobe {
             path,

@@ -60,6 +60,8 @@ pub enum Op {
     MapPtr(V, i32),
     /// `d = &value + off` of the single-element array map with this index.
     MapValue(V, i32, u32),
+    /// `d = &kernel_var` for this vmlinux BTF id (`BPF_PSEUDO_BTF_ID`).
+    BtfVar(V, i32),
     /// A helper call; the result lands in `ret`.
     Call {
         /// Helper id.
@@ -93,7 +95,8 @@ fn uses(op: &Op, out: &mut Vec<V>) {
         | Op::Neg(v)
         | Op::Bswap(v, _)
         | Op::MapPtr(v, _)
-        | Op::MapValue(v, _, _) => out.push(*v),
+        | Op::MapValue(v, _, _)
+        | Op::BtfVar(v, _) => out.push(*v),
         Op::Mov(a, b) | Op::Load(_, a, b, _) => out.extend([*a, *b]),
         Op::Alu(_, a, s) | Op::Store(_, a, _, s) | Op::Br(_, a, s, _) => {
             out.push(*a);
@@ -411,6 +414,11 @@ impl Lower<'_> {
             Op::MapValue(d, idx, off) => {
                 let dr = self.target(*d, Reg::R0);
                 self.b.ld_map_idx_value(dr, *idx, *off);
+                self.write(*d, dr);
+            }
+            Op::BtfVar(d, id) => {
+                let dr = self.target(*d, Reg::R0);
+                self.b.ld_btf_id(dr, *id);
                 self.write(*d, dr);
             }
             Op::Call { helper, args, ret } => {

@@ -186,34 +186,6 @@ fn block_aggregations_unparenthesised_for_and_errno_names() {
 }
 
 #[test]
-fn a_verifier_log_larger_than_bpftrace_log_size_fails_the_load() {
-    std::env::set_var("BPFTRACE_LOG_SIZE", "2");
-    let opts = Options {
-        verbose: true,
-        ..Options::default()
-    };
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run(
-        "stdin",
-        "begin { printf(\"x\\n\"); }",
-        &opts,
-        &mut out,
-        &mut err,
-    );
-    std::env::remove_var("BPFTRACE_LOG_SIZE");
-    assert_eq!(
-        r,
-        Err("ERROR: Error loading BPF program for begin_1. Error code: -28 (No space left on device).".to_string())
-    );
-    let err = String::from_utf8_lossy(&err);
-    assert!(
-        err.starts_with("WARNING: Kernel log seems to be trimmed."),
-        "{err}"
-    );
-}
-
-#[test]
 fn kernel_enums_are_named_from_btf() {
     let out = run(
         "begin { printf(\"%s %s\\n\", (enum skb_drop_reason)2, (enum skb_drop_reason)100000); }",

@@ -309,6 +309,9 @@ pub struct ProgramSpec<'a> {
     pub ifindex: u32,
     /// Verifier log level: 0 logs only on failure, 1 branches, 2 full states, 4 stats.
     pub log_level: u32,
+    /// Verifier log buffer bytes: 0 grows it until the log fits; otherwise exactly this
+    /// many, and a longer log fails the load with `ENOSPC`.
+    pub log_size: u32,
 }
 
 impl<'a> ProgramSpec<'a> {
@@ -333,6 +336,7 @@ impl<'a> ProgramSpec<'a> {
             fd_array: &[],
             ifindex: 0,
             log_level: 0,
+            log_size: 0,
         }
     }
 
@@ -393,6 +397,12 @@ impl<'a> ProgramSpec<'a> {
     /// Sets the verifier log level.
     pub fn log_level(mut self, level: u32) -> Self {
         self.log_level = level;
+        self
+    }
+
+    /// Sets a fixed verifier log buffer size (see [`ProgramSpec::log_size`]).
+    pub fn log_size(mut self, bytes: u32) -> Self {
+        self.log_size = bytes;
         self
     }
 
@@ -585,6 +595,7 @@ impl Program {
             core_relos: &[],
             core_relo_rec_size: 0,
             log_level: spec.log_level,
+            log_size: spec.log_size,
             token_fd: None,
         };
         match sys::prog_load(&attr) {

@@ -93,7 +93,8 @@ impl Checker<'_> {
             "comm" | "pcomm" | "leader_comm" => Type::Str(16),
             "username" => Type::Username,
             "probe" => Type::Str(self.opts.max_strlen),
-            "func" => Type::Symbol,
+            // Named when the script compiles (the probed function), so a string.
+            "func" => Type::Str(self.opts.max_strlen),
             "kstack" => Type::Stack { kernel: true },
             "ustack" => Type::Stack { kernel: false },
             "curtask" => Type::Pointer(Box::new(Type::Record("struct task_struct".to_string()))),

@@ -96,6 +96,9 @@ impl Gen<'_, '_> {
                 if let Some(v) = kernel_constant(name) {
                     return int(self.imm(v));
                 }
+                if let Some(v) = self.cx.opts.header_constants.get(name).copied() {
+                    return int(self.imm(v));
+                }
                 if let Some(r) = self.kernel_builtin(name, span) {
                     return r;
                 }
@@ -253,6 +256,9 @@ impl Gen<'_, '_> {
     }
 
     fn tp_arg(&mut self, field: &Name) -> R<Val> {
+        if let Point::RawTracepoint { name } = &self.res.point {
+            return self.raw_tp_arg(&name.clone(), field);
+        }
         let Point::Tracepoint { format, .. } = &self.res.point else {
             return Err(Diagnostic::error(
                 field.span,

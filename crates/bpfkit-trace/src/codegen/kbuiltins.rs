@@ -10,7 +10,7 @@ const PT_REGS_CS: i16 = 17 * 8;
 
 /// Number of CPUs this machine can bring up, from sysfs (`0-3` style ranges), falling back to
 /// what the scheduler lets this process use.
-fn possible_cpus() -> i64 {
+pub(super) fn possible_cpus() -> i64 {
     let from_sysfs = std::fs::read_to_string("/sys/devices/system/cpu/possible")
         .ok()
         .and_then(|s| {
@@ -31,7 +31,7 @@ fn possible_cpus() -> i64 {
 }
 
 /// Address of the kernel symbol `name` in /proc/kallsyms (the first entry of that name).
-fn kallsyms_addr(name: &str) -> Option<u64> {
+pub(super) fn kallsyms_addr(name: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
     text.lines().find_map(|line| {
         let mut it = line.split_whitespace();
@@ -66,7 +66,7 @@ impl Gen<'_, '_> {
                 })
             }
             "ppid" => Some(self.ppid(e, args)),
-            _ => None,
+            _ => self.kfuncs2(e, name, args),
         }
     }
 

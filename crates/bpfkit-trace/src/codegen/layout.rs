@@ -48,6 +48,8 @@ pub fn size_of(t: &Type) -> u32 {
         Type::None => 0,
         Type::Inet => super::strfuncs::INET_SIZE,
         Type::Timestamp => super::strfuncs::TIMESTAMP_SIZE,
+        Type::Symbol => super::kfuncs2::SYMBOL_SIZE,
+        Type::CgroupPath => super::kfuncs2::CGROUP_PATH_SIZE,
         _ => 8,
     }
 }
@@ -70,6 +72,12 @@ pub fn elem_size(t: &Type) -> u32 {
 pub fn is_memory(t: &Type) -> bool {
     matches!(
         t,
-        Type::Str(_) | Type::Buffer(_) | Type::Tuple(_) | Type::Named(_) | Type::Array(..)
+        Type::Str(_)
+            | Type::Buffer(_)
+            | Type::Tuple(_)
+            | Type::Named(_)
+            | Type::Array(..)
+            | Type::Symbol
+            | Type::CgroupPath
     )
 }

@@ -21,6 +21,9 @@ pub use strfuncs::{is_warning_format, resolve_diag_format};
 mod forloop;
 mod hist;
 mod kbuiltins;
+mod kfuncs2;
+mod uaddr;
+pub use kfuncs2::{SKB_META_SIZE, SKB_OUTPUT_MAP};
 pub mod layout;
 mod sizes;
 mod stacks;
@@ -126,6 +129,10 @@ pub struct Compiled {
     pub formats: Vec<FormatDef>,
     /// The script's enums, for `%s` of an enum value.
     pub enums: crate::runtime::enums::EnumNames,
+    /// `skboutput()` pcap files by id.
+    pub pcap_files: Vec<String>,
+    /// `cgroup_path()` hierarchy filters by id.
+    pub cgroup_filters: Vec<String>,
 }
 
 /// Knobs of code generation.
@@ -139,6 +146,8 @@ pub struct Options {
     pub max_map_keys: u32,
     /// Positional parameters.
     pub params: Vec<String>,
+    /// Integer `#define`s of the included headers (`--include`, `#include`).
+    pub header_constants: HashMap<String, i64>,
 }
 
 /// Compiles every probe for each of its resolved points (`points[i]` belongs to probe `i`).
@@ -155,6 +164,8 @@ pub fn compile(
         map_index: HashMap::new(),
         formats: Vec::new(),
         subprogs: Vec::new(),
+        pcap_files: Vec::new(),
+        cgroup_filters: Vec::new(),
     };
     cx.maps.push(MapDef {
         name: "events".into(),
@@ -205,13 +216,18 @@ pub fn compile(
             g.probe(probe)?;
             scratch_max = scratch_max.max(g.scratch_top);
             zeros_max = zeros_max.max(g.zero_max);
+            let tp_btf = g.tp_btf;
             let main =
                 regalloc::lower(&g.ops, &g.spans).map_err(|m| Diagnostic::error(probe.span, m))?;
             let ((insns, spans), funcs) = forloop::link(main, std::mem::take(&mut cx.subprogs));
             progs.push(ProgDef {
                 name: prog_name(r),
                 point: r.clone(),
-                prog_type: r.point.program_type(),
+                prog_type: if tp_btf {
+                    ProgramType::Tracing
+                } else {
+                    r.point.program_type()
+                },
                 insns,
                 spans,
                 funcs,
@@ -237,6 +253,8 @@ pub fn compile(
         enums: crate::runtime::enums::EnumNames::from_enumerators(
             &checked.script_types.enumerators,
         ),
+        pcap_files: cx.pcap_files,
+        cgroup_filters: cx.cgroup_filters,
     })
 }
 
@@ -261,6 +279,10 @@ struct Ctx<'a> {
     formats: Vec<FormatDef>,
     /// Lowered callback subprograms of the program being compiled (`for` over maps).
     subprogs: Vec<regalloc::Lowered>,
+    /// `skboutput()` pcap files by id.
+    pcap_files: Vec<String>,
+    /// `cgroup_path()` hierarchy filters by id.
+    cgroup_filters: Vec<String>,
 }
 
 /// Finds the constant arguments of the first `lhist` call assigned to `@name`.
@@ -422,6 +444,8 @@ struct Gen<'a, 'b> {
     addr_vars: std::collections::HashSet<String>,
     /// The widest string or tuple type each variable is assigned ([`varslots`]).
     var_rooms: HashMap<String, Type>,
+    /// A raw tracepoint that must load as `tp_btf` (BTF-typed `args`, tracing-only helpers).
+    tp_btf: bool,
 }
 
 type R<T> = Result<T, Diagnostic>;
@@ -462,6 +486,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             stacks: HashMap::new(),
             addr_vars: std::collections::HashSet::new(),
             var_rooms: HashMap::new(),
+            tp_btf: false,
         }
     }
 
@@ -1630,6 +1655,7 @@ pub fn user_maps(c: &Compiled) -> BTreeMap<String, usize> {
         .skip(USER_MAP_BASE)
         .filter(|(_, m)| {
             ![stacks::STACK_MAP, exitflag::EXIT_FLAG_MAP, MAP_FULL_MAP].contains(&m.name.as_str())
+                && m.map_type != MapType::PerfEventArray
         })
         .map(|(i, m)| (m.name.clone(), i))
         .collect()

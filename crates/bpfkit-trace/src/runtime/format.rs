@@ -111,6 +111,11 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
         Type::Bool => Value::Bool(u64_at(b, 0) != 0),
         Type::Inet => Value::Str(super::strfuncs::inet_text(b).into_bytes()),
         Type::Timestamp => Value::Str(super::strfuncs::timestamp_text(b).into_bytes()),
+        Type::MacAddr => Value::Str(super::symbols::mac_text(b).into_bytes()),
+        Type::Symbol => Value::Str(super::symbols::text(u64_at(b, 0), u64_at(b, 8)).into_bytes()),
+        Type::CgroupPath => {
+            Value::Str(super::cgroups::path_text(u64_at(b, 0), u64_at(b, 8)).into_bytes())
+        }
         Type::Strerror => {
             Value::Str(super::strfuncs::strerror_text(u64_at(b, 0) as i64).into_bytes())
         }

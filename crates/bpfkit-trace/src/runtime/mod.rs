@@ -3,15 +3,18 @@
 //! read back and printed as bpftrace prints them, per-CPU values summed here.
 
 pub mod bench;
+mod cgroups;
 pub mod enums;
+mod files;
 pub mod format;
 mod gfp;
 mod hist;
-mod limits;
 mod mapfull;
+pub mod pcap;
 mod records;
 mod stacks;
 pub mod strfuncs;
+mod symbols;
 mod tseries;
 mod users;
 
@@ -110,6 +113,7 @@ impl<'a> Runtime<'a> {
         out: &'a mut dyn Write,
         format: OutputFormat,
     ) -> Self {
+        cgroups::set_filters(&compiled.cgroup_filters);
         let stacks = compiled
             .maps
             .iter()
@@ -256,11 +260,8 @@ impl<'a> Runtime<'a> {
                             Err(e) => format!("system(\"{arg}\"): {e}\n"),
                         }
                     } else {
-                        match std::fs::read(&arg) {
-                            Ok(mut b) => {
-                                b.truncate(limits::max_cat_bytes());
-                                String::from_utf8_lossy(&b).into_owned()
-                            }
+                        match files::read_for_cat(&arg) {
+                            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                             Err(e) => strfuncs::cat_error(&arg, &e),
                         }
                     };

@@ -97,7 +97,7 @@ fn kallsyms() -> &'static Vec<(u64, String)> {
 }
 
 /// `name+offset` of kernel address `a`.
-fn ksym(a: u64) -> Option<String> {
+pub(super) fn ksym(a: u64) -> Option<String> {
     let t = kallsyms();
     let i = t.partition_point(|(s, _)| *s <= a).checked_sub(1)?;
     let (s, n) = t.get(i)?;
@@ -105,7 +105,7 @@ fn ksym(a: u64) -> Option<String> {
 }
 
 /// `(name+offset, file)` of address `a` in process `pid`.
-fn usym(pid: u32, a: u64) -> (Option<String>, String) {
+pub(super) fn usym(pid: u32, a: u64) -> (Option<String>, String) {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
     for l in maps.lines() {
         let f: Vec<&str> = l.split_whitespace().collect();
