@@ -1,7 +1,7 @@
 //! bpftrace's runtime test cases (../shared/bpftrace-tests) run against `bpfkit trace` by
 //! `bpfkit_trace::harness`, as a regression gate: every case listed in
-//! `tests/bpftrace_baseline.txt` must still pass; the report prints the pass rate over runnable
-//! cases against the 90 % target (docs/bpftrace-cases.md explains the gate).
+//! `tests/bpftrace_baseline.txt` must still pass, and over all suites at least the 90 %
+//! of the runnable cases must pass (docs/bpftrace-cases.md explains the gate).
 //!
 //! Environment:
 //! - `BPFKIT_TRACER`: the command `{{BPFTRACE}}` stands for (words split on blanks), e.g.
@@ -93,7 +93,15 @@ fn bpftrace_runtime_cases() {
         assert!(!cases.is_empty(), "no case in suites {want:?}");
     }
 
-    let mut h = Harness::new(tracer, root);
+    // Cases run from a folder of their own that links `runtime/`: files a case writes into
+    // its working directory (`skboutput("receive.pcap", …)`) stay out of the shared folder.
+    let work = std::env::temp_dir().join(format!("bpfkit-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("case working folder");
+    let runtime = std::fs::canonicalize(root.join("runtime")).expect("runtime folder");
+    std::os::unix::fs::symlink(&runtime, work.join("runtime")).expect("link runtime/");
+    let _work_gone = RemoveOnDrop(work.clone());
+    let mut h = Harness::new(tracer, work);
     h.jobs = env_num("BPFKIT_CASES_JOBS", 2) as usize;
     h.budget = Duration::from_secs(env_num("BPFKIT_CASES_BUDGET", 420));
     let verbose = std::env::var("BPFKIT_CASES_VERBOSE").is_ok_and(|v| v == "1");
@@ -157,6 +165,23 @@ fn bpftrace_runtime_cases() {
         baseline_path.display(),
         lost.join("\n")
     );
+    // The target, over the whole set (a chosen subset of suites says nothing of it).
+    if suites.is_none() {
+        assert!(
+            summary.total.pass_rate() >= TARGET_PERCENT,
+            "{:.1}% of the runnable cases pass, under the {TARGET_PERCENT}% target",
+            summary.total.pass_rate()
+        );
+    }
+}
+
+/// Removes a folder when dropped (also when an assertion fails).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Writes a suite file and an expected JSON file into a fresh folder.
