@@ -2,6 +2,7 @@
 //! exec, probe listings against tracefs and bpftrace, bpftrace-compatible map output, clean
 //! shutdown on SIGINT, and script errors with carets.
 
+use bpfkit_trace::harness::stats_as_current_bpftrace;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -208,30 +209,6 @@ fn peer(args: &[&str]) -> String {
         .output()
         .expect("bpftrace is installed on this machine");
     stats_as_current_bpftrace(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// The installed bpftrace (0.17) prints stats as `@s: count 2, average 4, total 8`; current
-/// bpftrace, which `bpfkit trace` follows, as `@s: { .count = 2, .average = 4, .total = 8 }`.
-fn stats_as_current_bpftrace(s: &str) -> String {
-    let mut out = String::new();
-    for line in s.split_inclusive('\n') {
-        let body = line.trim_end_matches('\n');
-        let parts = body.split_once(": count ").and_then(|(name, rest)| {
-            let (c, rest) = rest.split_once(", average ")?;
-            let (a, t) = rest.split_once(", total ")?;
-            Some((name, c, a, t))
-        });
-        match parts {
-            Some((name, c, a, t)) => {
-                out.push_str(&format!(
-                    "{name}: {{ .count = {c}, .average = {a}, .total = {t} }}"
-                ));
-                out.push_str(&line[body.len()..]);
-            }
-            None => out.push_str(line),
-        }
-    }
-    out
 }
 
 #[test]

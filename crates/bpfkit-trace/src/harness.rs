@@ -1198,6 +1198,31 @@ pub fn regressions(baseline: &[String], results: &[CaseResult]) -> Vec<String> {
         .collect()
 }
 
+/// Rewrites the stats lines of the installed bpftrace (0.17), `@s: count 2, average 4, total
+/// 8`, as current bpftrace prints them and `bpfkit trace` follows, `@s: { .count = 2, .average
+/// = 4, .total = 8 }`; every other line is kept as it is. For comparing the two tracers' output.
+pub fn stats_as_current_bpftrace(s: &str) -> String {
+    let mut out = String::new();
+    for line in s.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let parts = body.split_once(": count ").and_then(|(name, rest)| {
+            let (c, rest) = rest.split_once(", average ")?;
+            let (a, t) = rest.split_once(", total ")?;
+            Some((name, c, a, t))
+        });
+        match parts {
+            Some((name, c, a, t)) => {
+                out.push_str(&format!(
+                    "{name}: {{ .count = {c}, .average = {a}, .total = {t} }}"
+                ));
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1277,5 +1302,13 @@ mod tests {
         assert!(sum
             .render(90.0)
             .contains("s: 2 passed, 2 failed, 1 skipped\n"));
+    }
+
+    #[test]
+    fn stats_lines_take_the_current_form() {
+        assert_eq!(
+            stats_as_current_bpftrace("@s[1]: count 2, average 4, total 8\n@c: 3\n@t: count 1"),
+            "@s[1]: { .count = 2, .average = 4, .total = 8 }\n@c: 3\n@t: count 1"
+        );
     }
 }

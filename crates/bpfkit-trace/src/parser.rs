@@ -252,6 +252,14 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
     }
 
+    /// `inner` one nesting level deeper (an error past [`MAX_DEPTH`]).
+    fn nested<T>(&mut self, inner: fn(&mut Self) -> PResult<T>) -> PResult<T> {
+        self.enter()?;
+        let r = inner(self);
+        self.leave();
+        r
+    }
+
     /// An identifier, or a keyword where any name is fine (fields, config keys).
     fn name(&mut self, what: &str) -> PResult<Name> {
         match self.tok().clone() {
@@ -452,10 +460,9 @@ impl<'a> Parser<'a> {
         let start = self.bump().span.start;
         let name = self.name("macro name")?;
         self.expect(P::LParen)?;
-        let mut params = Vec::new();
-        while !self.is(P::RParen) {
-            let t = self.bump();
-            params.push(match t.tok {
+        let params = self.paren_items(|p| {
+            let t = p.bump();
+            Ok(match t.tok {
                 Tok::Var(v) => MacroParam::Var(Name { name: v, span: t.span }),
                 Tok::Map(m) => MacroParam::Map(Name { name: m, span: t.span }),
                 Tok::Ident(i) => MacroParam::Expr(Name { name: i, span: t.span }),
@@ -468,12 +475,8 @@ impl<'a> Parser<'a> {
                         ),
                     ))
                 }
-            });
-            if !self.eat(P::Comma) && !self.is(P::RParen) {
-                return Err(self.unexpected(", or )"));
-            }
-        }
-        self.bump();
+            })
+        })?;
         let body = self.block()?;
         Ok(MacroDef {
             name,
@@ -487,29 +490,24 @@ impl<'a> Parser<'a> {
         let start = self.bump().span.start;
         let name = self.name("function name")?;
         self.expect(P::LParen)?;
-        let mut params = Vec::new();
-        while !self.is(P::RParen) {
-            let t = self.bump();
+        let params = self.paren_items(|p| {
+            let t = p.bump();
             let Tok::Var(v) = t.tok else {
                 return Err(Diagnostic::error(
                     t.span,
                     "syntax error, expecting $parameter",
                 ));
             };
-            self.expect(P::Colon)?;
-            let ty = self.type_expr()?;
-            params.push((
+            p.expect(P::Colon)?;
+            let ty = p.type_expr()?;
+            Ok((
                 Name {
                     name: v,
                     span: t.span,
                 },
                 ty,
-            ));
-            if !self.eat(P::Comma) && !self.is(P::RParen) {
-                return Err(self.unexpected(", or )"));
-            }
-        }
-        self.bump();
+            ))
+        })?;
         self.expect(P::Colon)?;
         let ret = self.type_expr()?;
         let body = self.block()?;
@@ -525,10 +523,7 @@ impl<'a> Parser<'a> {
     // ---- C definitions -------------------------------------------------------------------
 
     fn c_record(&mut self) -> PResult<CRecord> {
-        self.enter()?;
-        let r = self.c_record_inner();
-        self.leave();
-        r
+        self.nested(Self::c_record_inner)
     }
 
     fn c_record_inner(&mut self) -> PResult<CRecord> {
@@ -782,10 +777,7 @@ impl<'a> Parser<'a> {
 
     /// A full type: base, then `*`s and `[N]`/`[]` suffixes.
     fn type_expr(&mut self) -> PResult<TypeExpr> {
-        self.enter()?;
-        let r = self.type_expr_inner();
-        self.leave();
-        r
+        self.nested(Self::type_expr_inner)
     }
 
     fn type_expr_inner(&mut self) -> PResult<TypeExpr> {
@@ -872,10 +864,7 @@ impl<'a> Parser<'a> {
     // ---- statements ----------------------------------------------------------------------
 
     fn block(&mut self) -> PResult<Block> {
-        self.enter()?;
-        let r = self.block_inner();
-        self.leave();
-        r
+        self.nested(Self::block_inner)
     }
 
     fn block_inner(&mut self) -> PResult<Block> {
@@ -938,20 +927,7 @@ impl<'a> Parser<'a> {
             Tok::Kw(Kw::For) => (self.for_stmt()?, false),
             Tok::Kw(Kw::Let) => {
                 self.bump();
-                let t = self.bump();
-                let Tok::Var(v) = t.tok else {
-                    return Err(Diagnostic::error(
-                        t.span,
-                        format!(
-                            "syntax error, unexpected {}, expecting $variable",
-                            describe(&t.tok)
-                        ),
-                    ));
-                };
-                let var = Name {
-                    name: v,
-                    span: t.span,
-                };
+                let var = self.var_name()?;
                 let ty = if self.eat(P::Colon) {
                     Some(self.type_expr()?)
                 } else {
@@ -1038,10 +1014,7 @@ impl<'a> Parser<'a> {
     }
 
     fn if_stmt(&mut self) -> PResult<StmtKind> {
-        self.enter()?;
-        let r = self.if_inner();
-        self.leave();
-        r
+        self.nested(Self::if_inner)
     }
 
     fn if_inner(&mut self) -> PResult<StmtKind> {
@@ -1075,20 +1048,7 @@ impl<'a> Parser<'a> {
         self.bump();
         // bpftrace accepts `for $x : @m { … }` without the parentheses too.
         let paren = self.eat(P::LParen);
-        let t = self.bump();
-        let Tok::Var(v) = t.tok else {
-            return Err(Diagnostic::error(
-                t.span,
-                format!(
-                    "syntax error, unexpected {}, expecting $variable",
-                    describe(&t.tok)
-                ),
-            ));
-        };
-        let var = Name {
-            name: v,
-            span: t.span,
-        };
+        let var = self.var_name()?;
         self.expect(P::Colon)?;
         let first = self.expr()?;
         let iter = if self.eat(P::DotDot) {
@@ -1106,10 +1066,7 @@ impl<'a> Parser<'a> {
     // ---- expressions ---------------------------------------------------------------------
 
     fn expr(&mut self) -> PResult<Expr> {
-        self.enter()?;
-        let r = self.ternary();
-        self.leave();
-        r
+        self.nested(Self::ternary)
     }
 
     fn ternary(&mut self) -> PResult<Expr> {
@@ -1152,10 +1109,7 @@ impl<'a> Parser<'a> {
     }
 
     fn unary(&mut self) -> PResult<Expr> {
-        self.enter()?;
-        let r = self.unary_inner();
-        self.leave();
-        r
+        self.nested(Self::unary_inner)
     }
 
     fn unary_inner(&mut self) -> PResult<Expr> {
@@ -1289,6 +1243,37 @@ impl<'a> Parser<'a> {
                 _ => return Ok(e),
             }
         }
+    }
+
+    /// A `$variable` (taken), or an error at the token found instead.
+    fn var_name(&mut self) -> PResult<Name> {
+        let t = self.bump();
+        let Tok::Var(v) = t.tok else {
+            return Err(Diagnostic::error(
+                t.span,
+                format!(
+                    "syntax error, unexpected {}, expecting $variable",
+                    describe(&t.tok)
+                ),
+            ));
+        };
+        Ok(Name {
+            name: v,
+            span: t.span,
+        })
+    }
+
+    /// Comma-separated `item`s up to and including the `)` (a trailing comma is fine).
+    fn paren_items<T>(&mut self, mut item: impl FnMut(&mut Self) -> PResult<T>) -> PResult<Vec<T>> {
+        let mut items = Vec::new();
+        while !self.is(P::RParen) {
+            items.push(item(self)?);
+            if !self.eat(P::Comma) && !self.is(P::RParen) {
+                return Err(self.unexpected(", or )"));
+            }
+        }
+        self.bump();
+        Ok(items)
     }
 
     fn args(&mut self, close: P) -> PResult<Vec<Expr>> {
@@ -1454,16 +1439,11 @@ impl<'a> Parser<'a> {
         }
         let is_record = matches!(self.tok(), Tok::Ident(_)) && *self.peek(1) == Tok::P(P::Assign);
         if is_record {
-            let mut fields = Vec::new();
-            while !self.is(P::RParen) {
-                let n = self.name("record field name")?;
-                self.expect(P::Assign)?;
-                fields.push((n, self.expr()?));
-                if !self.eat(P::Comma) && !self.is(P::RParen) {
-                    return Err(self.unexpected(", or )"));
-                }
-            }
-            self.bump();
+            let fields = self.paren_items(|p| {
+                let n = p.name("record field name")?;
+                p.expect(P::Assign)?;
+                Ok((n, p.expr()?))
+            })?;
             return Ok(ExprKind::Record(fields));
         }
         let first = self.expr()?;

@@ -136,14 +136,7 @@ fn intervals(ops: &[Op]) -> Vec<Interval> {
             e.1 = e.1.max(i);
         }
     }
-    let labels: HashMap<L, usize> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(i, op)| match op {
-            Op::Label(l) => Some((*l, i)),
-            _ => None,
-        })
-        .collect();
+    let labels = label_positions(ops);
     let back_edges: Vec<(usize, usize)> = ops
         .iter()
         .enumerate()
@@ -484,17 +477,21 @@ impl Lower<'_> {
 /// Instructions and `(first instruction, span)` pairs.
 pub type Lowered = (Vec<Insn>, Vec<(usize, Span)>);
 
-/// Drops ops no path reaches (code after `exit()`, `break`, `continue`): the verifier
-/// rejects unreachable instructions.
-pub fn prune(ops: &[Op], spans: &[Span]) -> (Vec<Op>, Vec<Span>) {
-    let labels: HashMap<L, usize> = ops
-        .iter()
+/// The index in `ops` of each label.
+fn label_positions(ops: &[Op]) -> HashMap<L, usize> {
+    ops.iter()
         .enumerate()
         .filter_map(|(i, op)| match op {
             Op::Label(l) => Some((*l, i)),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Drops ops no path reaches (code after `exit()`, `break`, `continue`): the verifier
+/// rejects unreachable instructions.
+pub fn prune(ops: &[Op], spans: &[Span]) -> (Vec<Op>, Vec<Span>) {
+    let labels = label_positions(ops);
     let mut seen = vec![false; ops.len()];
     let mut work = vec![0usize];
     while let Some(i) = work.pop() {

@@ -118,7 +118,7 @@ pub fn resolve(ap: &AttachPoint, pid: Option<u32>) -> Result<Vec<Resolved>, Stri
     };
     let mut out = Vec::new();
     for (path, n) in matching(binary, namespace.as_deref(), probe, pid)? {
-        let args = parse_usdt_args(&n.args).map_err(|e| {
+        let in_probe = |e: &dyn std::fmt::Display| {
             format!(
                 "{}: probe {}:{} in {}: {e}",
                 ap.raw,
@@ -126,16 +126,9 @@ pub fn resolve(ap: &AttachPoint, pid: Option<u32>) -> Result<Vec<Resolved>, Stri
                 n.name,
                 path.display()
             )
-        })?;
-        let symbols = arg_symbols(&path, &args).map_err(|e| {
-            format!(
-                "{}: probe {}:{} in {}: {e}",
-                ap.raw,
-                n.provider,
-                n.name,
-                path.display()
-            )
-        })?;
+        };
+        let args = parse_usdt_args(&n.args).map_err(|e| in_probe(&e))?;
+        let symbols = arg_symbols(&path, &args).map_err(|e| in_probe(&e))?;
         out.push(Resolved {
             name: format!("usdt:{}:{}:{}", path.display(), n.provider, n.name),
             point: Point::Usdt(UsdtPoint {

@@ -1,16 +1,9 @@
 //! Reading an `avg()` map in a probe divides the signed total: negative averages truncate
 //! toward zero instead of wrapping. Runs on the real kernel.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-/// Runs `script` to completion and returns its standard output.
-fn run(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    String::from_utf8_lossy(&out).into_owned()
-}
+use common::stdout as run;
 
 #[test]
 fn negative_average_compares_and_prints_signed() {

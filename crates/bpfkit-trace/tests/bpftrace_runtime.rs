@@ -17,6 +17,9 @@
 //!
 //! A second test checks the harness itself with Debian's bpftrace on cases written here.
 
+mod common;
+
+use common::bpfkit_bin;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,19 +40,6 @@ fn env_num(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
         Err(_) => default,
     }
-}
-
-/// The `bpfkit` binary: `BPFKIT_BIN`, else the one beside this test's `deps/` folder.
-fn bpfkit_bin() -> PathBuf {
-    if let Ok(b) = std::env::var("BPFKIT_BIN") {
-        return PathBuf::from(b);
-    }
-    let exe = std::env::current_exe().expect("path of the test binary");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps");
-    dir.join("bpfkit")
 }
 
 fn cases_dir() -> PathBuf {

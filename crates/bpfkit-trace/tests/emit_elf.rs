@@ -4,21 +4,13 @@
 //! Needs root, bpftool, and a built `bpfkit` beside this test (`cargo build -p bpfkit-cli`)
 //! or `BPFKIT_BIN`.
 
+mod common;
+
 use bpfkit::{Map, Program};
+use common::bpfkit_bin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
-
-fn bpfkit_bin() -> PathBuf {
-    if let Ok(b) = std::env::var("BPFKIT_BIN") {
-        return PathBuf::from(b);
-    }
-    let exe = std::env::current_exe().expect("path of the test binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps")
-        .join("bpfkit")
-}
 
 const CALLS: u64 = 500;
 
@@ -60,10 +52,17 @@ fn emit(dir: &Path, tid: u64) -> PathBuf {
     let script = format!(
         "tracepoint:syscalls:sys_enter_getpid /tid == {tid}/ {{ @calls = count(); @bytid[tid] = count(); }}"
     );
+    let stdout = emit_elf(&obj, &script);
+    assert!(stdout.is_empty(), "--emit-elf runs nothing");
+    obj
+}
+
+/// Runs `bpfkit trace --emit-elf obj -e script`, which must succeed; returns its stdout.
+fn emit_elf(obj: &Path, script: &str) -> Vec<u8> {
     let out = Command::new(bpfkit_bin())
         .args(["trace", "--emit-elf"])
-        .arg(&obj)
-        .args(["-e", &script])
+        .arg(obj)
+        .args(["-e", script])
         .output()
         .expect("run bpfkit");
     assert!(
@@ -71,8 +70,31 @@ fn emit(dir: &Path, tid: u64) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stdout.is_empty(), "--emit-elf runs nothing");
-    obj
+    out.stdout
+}
+
+/// Runs `TOOL prog loadall obj progs pinmaps maps` (and `autoattach`) with `bpftool` or the
+/// built `bpfkit`, which must succeed; returns its stderr.
+fn loadall(tool: &str, obj: &Path, progs: &Path, maps: &Path, autoattach: bool) -> String {
+    let mut cmd = if tool == "bpftool" {
+        Command::new("bpftool")
+    } else {
+        Command::new(bpfkit_bin())
+    };
+    cmd.args(["prog", "loadall"])
+        .arg(obj)
+        .arg(progs)
+        .arg("pinmaps")
+        .arg(maps);
+    if autoattach {
+        cmd.arg("autoattach");
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool} (apt-get install bpftool): {e}"));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{tool} prog loadall: {err}");
+    err
 }
 
 /// Sum over CPUs of the u64 value at `key` in the pinned per-CPU map.
@@ -149,22 +171,9 @@ fn bpftool_loads_the_object_and_its_maps_count() {
     let dir = tempdir("bpftool");
     let obj = emit(&dir, t.tid);
     let (progs, maps) = pin_dirs("bpftool");
-    let out = Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(&obj)
-        .arg(&progs)
-        .arg("pinmaps")
-        .arg(&maps)
-        .output()
-        .expect("run bpftool (apt-get install bpftool)");
-    assert!(
-        out.status.success(),
-        "bpftool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = loadall("bpftool", &obj, &progs, &maps, false);
     // libbpf took every map with its BTF (it retries without BTF, saying so, when the
     // kernel refuses the types) and the program with its func and line info.
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("Retrying without BTF"), "{err}");
     assert!(!err.contains("skipping"), "{err}");
     // bpftool 7.1 has no autoattach: attach the pinned program here.
@@ -195,20 +204,7 @@ fn bpfkit_loads_and_autoattaches_the_object() {
     let dir = tempdir("bpfkit");
     let obj = emit(&dir, t.tid);
     let (progs, maps) = pin_dirs("bpfkit");
-    let out = Command::new(bpfkit_bin())
-        .args(["prog", "loadall"])
-        .arg(&obj)
-        .arg(&progs)
-        .arg("pinmaps")
-        .arg(&maps)
-        .arg("autoattach")
-        .output()
-        .expect("run bpfkit");
-    assert!(
-        out.status.success(),
-        "bpfkit prog loadall: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    loadall("bpfkit", &obj, &progs, &maps, true);
     t.go.send(()).expect("go");
     t.done.recv().expect("done");
     // The pinned link holds the attachment: unpinning it detaches.
@@ -227,17 +223,7 @@ fn callbacks_begin_and_intervals_load_in_both_loaders() {
     let script =
         "tracepoint:syscalls:sys_enter_getppid { @c[tid] = 1; for ($kv : @c) { @s = sum($kv.1); } }
                   begin { printf(\"hi\\n\"); } interval:s:1 { print(@c); }";
-    let out = Command::new(bpfkit_bin())
-        .args(["trace", "--emit-elf"])
-        .arg(&obj)
-        .args(["-e", script])
-        .output()
-        .expect("run bpfkit");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    emit_elf(&obj, script);
     let bytes = std::fs::read(&obj).expect("read the object");
     let o = bpfkit_elf::Object::parse("cb", &bytes).expect("bpfkit's ELF reader accepts it");
     let mut secs: Vec<&str> = o.programs.iter().map(|p| p.section.as_str()).collect();
@@ -253,24 +239,7 @@ fn callbacks_begin_and_intervals_load_in_both_loaders() {
     assert_eq!(o.subprograms.len(), 1, "the callback is a .text subprogram");
     for (tag, tool) in [("cb_bpftool", "bpftool"), ("cb_bpfkit", "bpfkit")] {
         let (progs, maps) = pin_dirs(tag);
-        let mut cmd = if tool == "bpftool" {
-            Command::new("bpftool")
-        } else {
-            Command::new(bpfkit_bin())
-        };
-        let out = cmd
-            .args(["prog", "loadall"])
-            .arg(&obj)
-            .arg(&progs)
-            .arg("pinmaps")
-            .arg(&maps)
-            .output()
-            .expect("run the loader");
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        loadall(tool, &obj, &progs, &maps, false);
         let mut pinned: Vec<String> = std::fs::read_dir(&progs)
             .expect("pinned programs")
             .filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -4,19 +4,16 @@
 //! parentheses, callback addresses that no script literal can collide with, and
 //! `--mode bench`.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
+
+use bpfkit_trace::driver::Options;
 use bpfkit_trace::runtime::OutputFormat;
 
 /// Runs `script` with `opts`; returns the exit status and the standard output.
 fn run_with(script: &str, opts: &Options) -> (i32, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, opts, &mut out, &mut err);
-    let code = match r {
-        Ok(c) => c,
-        Err(e) => panic!("{e}\nstderr: {}", String::from_utf8_lossy(&err)),
-    };
-    (code, String::from_utf8_lossy(&out).into_owned())
+    let (r, out, err) = common::run_opts(script, opts);
+    let code = r.unwrap_or_else(|e| panic!("{e}\nstderr: {err}"));
+    (code, out)
 }
 
 fn run(script: &str) -> (i32, String) {
@@ -212,15 +209,7 @@ fn macro_variables_are_its_own() {
         BEGIN { $x = 1; $y = m(); inc($x); printf(\"%d %d\\n\", $x, $y); }";
     let (_, out) = run(script);
     assert_eq!(out, "Attached 1 probe\n2 14\n\n\n");
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run(
-        "stdin",
-        "macro m() { $q } BEGIN { $q = 1; printf(\"%d\\n\", m()); }",
-        &Options::default(),
-        &mut out,
-        &mut err,
-    );
+    let (r, _, _) = common::run_any("macro m() { $q } BEGIN { $q = 1; printf(\"%d\\n\", m()); }");
     let msg = r.err().unwrap_or_default();
     assert!(
         msg.starts_with("stdin:1:13-15: ERROR: Undefined or undeclared variable: $q\n"),

@@ -2,24 +2,9 @@
 //! by our driver against the real kernel. Outputs are compared byte for byte; scripts whose
 //! maps have several elements only print results that do not depend on hash order.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-/// Runs `script`; returns stdout without the attach line (panics on a failed run).
-fn run(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(
-        r,
-        Ok(0),
-        "script: {script}\nstderr: {}",
-        String::from_utf8_lossy(&err)
-    );
-    let s = String::from_utf8_lossy(&out).into_owned();
-    s.split_once('\n')
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
-}
+use common::body as run;
 
 #[test]
 fn the_body_sees_keys_values_and_updates_probe_variables() {

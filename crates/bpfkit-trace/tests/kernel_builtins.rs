@@ -1,19 +1,12 @@
 //! Kernel-side builtins (`ncpus`, `numaid`, `usermode`, `kaddr`) run by our driver against the
 //! real kernel; outputs are compared with what this machine's sysfs and /proc/kallsyms say.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
 /// Runs `script`; returns the exit code, stdout without the attach line, and stderr.
 fn run(script: &str) -> (Result<i32, String>, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    let s = String::from_utf8_lossy(&out).into_owned();
-    let body = s
-        .split_once('\n')
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (r, body, String::from_utf8_lossy(&err).into_owned())
+    let (r, out, err) = common::run_any(script);
+    (r, common::after_first_line(&out), err)
 }
 
 fn first_line(script: &str) -> String {

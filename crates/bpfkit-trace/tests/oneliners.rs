@@ -2,53 +2,20 @@
 //! after the attach line must be byte-identical. Scripts that depend on live events trigger
 //! them themselves and compare what is deterministic.
 
-use bpfkit_trace::driver::{self, Options};
-use std::process::Command;
+mod common;
 
-fn ours(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    let s = String::from_utf8_lossy(&out).into_owned();
-    s.split_once('\n')
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
-}
+use bpfkit_trace::harness::stats_as_current_bpftrace;
+use common::body as ours;
+use std::process::Command;
 
 fn peer(script: &str) -> String {
     let out = Command::new("bpftrace")
         .args(["-e", script])
         .output()
         .expect("bpftrace is installed on this machine");
-    let s = stats_as_current_bpftrace(&String::from_utf8_lossy(&out.stdout));
-    s.split_once('\n')
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
-}
-
-/// The installed bpftrace (0.17) prints stats as `@s: count 2, average 4, total 8`; current
-/// bpftrace, which `bpfkit trace` follows, as `@s: { .count = 2, .average = 4, .total = 8 }`.
-fn stats_as_current_bpftrace(s: &str) -> String {
-    let mut out = String::new();
-    for line in s.split_inclusive('\n') {
-        let body = line.trim_end_matches('\n');
-        let parts = body.split_once(": count ").and_then(|(name, rest)| {
-            let (c, rest) = rest.split_once(", average ")?;
-            let (a, t) = rest.split_once(", total ")?;
-            Some((name, c, a, t))
-        });
-        match parts {
-            Some((name, c, a, t)) => {
-                out.push_str(&format!(
-                    "{name}: {{ .count = {c}, .average = {a}, .total = {t} }}"
-                ));
-                out.push_str(&line[body.len()..]);
-            }
-            None => out.push_str(line),
-        }
-    }
-    out
+    common::after_first_line(&stats_as_current_bpftrace(&String::from_utf8_lossy(
+        &out.stdout,
+    )))
 }
 
 fn same(script: &str) {

@@ -4,21 +4,11 @@
 //! `BPFTRACE_MAX_CAT_BYTES`, bpftrace's wording of a `has_key()` key mismatch, and a load
 //! failing as it would with `BPFTRACE_LOG_SIZE` too small for the verifier log.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
+
+use bpfkit_trace::driver::Options;
 use bpfkit_trace::runtime::OutputFormat;
-
-/// Runs `script` with `opts` and returns its standard output.
-fn run_with(script: &str, opts: &Options) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, opts, &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn run(script: &str) -> String {
-    run_with(script, &Options::default())
-}
+use common::{stdout as run, stdout_opts as run_with};
 
 fn json_opts() -> Options {
     Options {
@@ -109,15 +99,7 @@ fn hist_with_bits_splits_powers_of_two() {
     let text = run("begin { @ = hist(9, 2); @ = hist(20, 2); }");
     assert!(text.contains("\n[8, 10)                1 |"), "{text}");
     assert!(text.contains("\n[20, 24)               1 |"), "{text}");
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run(
-        "stdin",
-        "begin { @ = hist(1, 6); }",
-        &Options::default(),
-        &mut out,
-        &mut err,
-    );
+    let (r, _, _) = common::run_any("begin { @ = hist(1, 6); }");
     assert!(
         r.as_ref().is_err_and(|m| m.starts_with(
             "stdin:1:21-22: ERROR: hist(): the bits argument must be a constant from 0 to 5"
@@ -157,14 +139,8 @@ fn cat_prints_at_most_max_cat_bytes() {
 
 #[test]
 fn has_key_key_mismatch_uses_bpftrace_wording() {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run(
-        "stdin",
+    let (r, _, _) = common::run_any(
         "begin { @g[1, \"hi\"] = 2; if (has_key(@g, (1, 2))) { printf(\"ok\\n\"); } }",
-        &Options::default(),
-        &mut out,
-        &mut err,
     );
     let msg = r.expect_err("a mismatched key must be refused");
     assert!(

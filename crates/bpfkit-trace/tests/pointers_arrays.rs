@@ -2,20 +2,9 @@
 //! that redefine kernel structs, and one scratch slot per string/tuple variable whatever
 //! path assigns it. Each script runs on the real kernel and its output is compared exactly.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-/// Runs `script` to completion; returns (exit code, stdout, stderr).
-fn run_any(script: &str) -> (Result<i32, String>, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err)
-        .map_err(|e| e.to_string());
-    (
-        r,
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
-}
+use common::run_any;
 
 /// Runs `script`, which must succeed, and returns its output after the attach line, with
 /// the blank lines printed at exit cut to one line end.

@@ -2,15 +2,10 @@
 //! and their output captured; register pressure that forces spills; strings, tuples and
 //! string comparison; the event path from a real tracepoint.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-fn run(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    String::from_utf8_lossy(&out).into_owned()
-}
+use bpfkit_trace::driver::{self, Options};
+use common::stdout as run;
 
 #[test]
 fn twelve_live_variables_spill_and_stay_correct() {

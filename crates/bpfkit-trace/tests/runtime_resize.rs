@@ -2,15 +2,9 @@
 //! strings get longer (or shorter) values later keep every element intact, as bpftrace sizes
 //! them to the longest value assigned; `let $x;` starts a fresh zero.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-fn run(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    String::from_utf8_lossy(&out).into_owned()
-}
+use common::stdout as run;
 
 #[test]
 fn tuple_variable_widens_and_narrows() {

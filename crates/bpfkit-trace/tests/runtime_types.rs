@@ -2,15 +2,9 @@
 //! pointer-valued maps printed in hex, tuple element access, `sizeof`/`offsetof` of script
 //! and kernel types, and `let` without a value.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-fn run(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    String::from_utf8_lossy(&out).into_owned()
-}
+use common::stdout as run;
 
 #[test]
 fn pointer_arithmetic_steps_by_pointee_size() {

@@ -1,6 +1,7 @@
 //! `kstack` / `ustack` against the real kernel: the frames of this process's getpid calls.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,16 +21,11 @@ fn run_with_getpid(script: &str) -> String {
             std::thread::sleep(Duration::from_millis(10));
         }
     });
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
+    let (r, out, err) = common::run_any(script);
     stop.store(true, Ordering::Relaxed);
     t.join().expect("getpid thread");
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    let s = String::from_utf8_lossy(&out).into_owned();
-    s.split_once('\n')
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
+    assert_eq!(r, Ok(0), "stderr: {err}");
+    common::after_first_line(&out)
 }
 
 /// Whether `/proc/kallsyms` names `sym`.

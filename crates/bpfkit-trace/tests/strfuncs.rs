@@ -3,26 +3,11 @@
 //! `cat` of a missing file and printf length modifiers. Needs root and a built
 //! `bpfkit` beside this test (`cargo build -p bpfkit-cli`), or `BPFKIT_BIN`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn bpfkit_bin() -> PathBuf {
-    if let Ok(b) = std::env::var("BPFKIT_BIN") {
-        return PathBuf::from(b);
-    }
-    let exe = std::env::current_exe().expect("path of the test binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps")
-        .join("bpfkit")
-}
+mod common;
 
 /// Runs `bpfkit trace -e prog` and returns its stdout lines.
 fn trace(prog: &str) -> Vec<String> {
-    let out = Command::new(bpfkit_bin())
-        .args(["trace", "-e", prog])
-        .output()
-        .expect("run bpfkit");
+    let out = common::trace(&["-e", prog]);
     assert!(
         out.status.success(),
         "{prog}: {}",

@@ -2,7 +2,9 @@
 //! the JSON lists. The interval (1000000 s) is long enough that every sample of a run falls in
 //! interval 0, which makes the printed interval starts deterministic.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
+
+use bpfkit_trace::driver::Options;
 use bpfkit_trace::runtime::OutputFormat;
 
 const SCRIPT: &str = "BEGIN { @a[\"x\"] = tseries(3, 1000000s, 2, \"avg\"); \
@@ -12,15 +14,11 @@ const SCRIPT: &str = "BEGIN { @a[\"x\"] = tseries(3, 1000000s, 2, \"avg\"); \
 
 /// Runs `script` to completion in `format` and returns its standard output.
 fn run(script: &str, format: OutputFormat) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
     let opts = Options {
         format,
         ..Options::default()
     };
-    let r = driver::run("stdin", script, &opts, &mut out, &mut err);
-    assert_eq!(r, Ok(0), "stderr: {}", String::from_utf8_lossy(&err));
-    String::from_utf8_lossy(&out).into_owned()
+    common::stdout_opts(script, &opts)
 }
 
 /// One chart of a single interval-0 row showing `v` on an axis `v-1 .. v+1`.

@@ -5,20 +5,12 @@
 //! built `bpfkit` beside this test (`cargo build -p bpfkit-cli`) or `BPFKIT_BIN`, and the
 //! fixtures in `BPFKIT_FIXTURES` (or target/fixtures).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn bpfkit_bin() -> PathBuf {
-    if let Ok(b) = std::env::var("BPFKIT_BIN") {
-        return PathBuf::from(b);
-    }
-    let exe = std::env::current_exe().expect("path of the test binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps")
-        .join("bpfkit")
-}
+use common::{bpfkit_bin, text, trace};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 /// The demo program, as an absolute path (probe names carry it).
 fn demo() -> String {
@@ -42,18 +34,6 @@ fn demo() -> String {
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     ONE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn trace(args: &[&str]) -> Output {
-    Command::new(bpfkit_bin())
-        .arg("trace")
-        .args(args)
-        .output()
-        .expect("run bpfkit")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

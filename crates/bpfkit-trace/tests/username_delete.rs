@@ -1,24 +1,9 @@
 //! `username` (a uid in BPF, named from /etc/passwd when printed), `delete()`'s bool result,
 //! `ppid()` and `config()`, run by our driver against the real kernel.
 
-use bpfkit_trace::driver::{self, Options};
+mod common;
 
-/// Runs `script`; returns stdout without the attach line (panics on a failed run).
-fn run(script: &str) -> String {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run("stdin", script, &Options::default(), &mut out, &mut err);
-    assert_eq!(
-        r,
-        Ok(0),
-        "script: {script}\nstderr: {}",
-        String::from_utf8_lossy(&err)
-    );
-    let s = String::from_utf8_lossy(&out).into_owned();
-    s.split_once('\n')
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
-}
+use common::body as run;
 
 /// The name /etc/passwd gives the uid this test runs as.
 fn my_name() -> String {
@@ -94,16 +79,8 @@ fn config_reads_defaults_and_the_config_block() {
 
 #[test]
 fn config_rejects_unknown_variables() {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let r = driver::run(
-        "stdin",
-        "begin { print(config().nope); }",
-        &Options::default(),
-        &mut out,
-        &mut err,
-    );
-    let all = format!("{r:?} {}", String::from_utf8_lossy(&err));
+    let (r, _, err) = common::run_any("begin { print(config().nope); }");
+    let all = format!("{r:?} {err}");
     assert!(r != Ok(0), "{all}");
     assert!(
         all.contains("ERROR: Unrecognized config variable: nope"),

@@ -243,7 +243,8 @@ impl Gen<'_, '_> {
         self.assign(&target, None, &zero)
     }
 
-    /// Reads the address-taken integer variable held in register `v`.
+    /// Reads integer variable `name` (plain or address-taken) held in register `v`: a copy
+    /// that keeps its bool and kernel-pointer marks.
     pub(super) fn slot_read(&mut self, e: &Expr, name: &str, v: V, signed: bool) -> Val {
         let c = self.copy(v);
         if self.checked_type(e) == Type::Bool {

@@ -12,6 +12,23 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// Sends event `kind` of a new format `fmt` with the values of `args[1..]` (`args[0]` is
+    /// the format), recording the argument types (enums named) that the runtime reads back.
+    pub(super) fn send_formatted(&mut self, kind: u64, fmt: String, args: &[Expr]) -> R<Val> {
+        let rest = args.get(1..).unwrap_or(&[]);
+        let mut vals = Vec::new();
+        for a in rest {
+            vals.push(self.expr(a)?);
+        }
+        let id = self.cx.format(fmt, Vec::new());
+        let types = self.send(kind, id, &vals)?;
+        let types = crate::runtime::enums::enum_arg_types(types, rest, &self.cx.checked.expr_types);
+        if let Some(f) = self.cx.formats.get_mut(id as usize) {
+            f.args = types;
+        }
+        Ok(Val::Void)
+    }
+
     pub(super) fn send(&mut self, kind: u64, id: i64, payload: &[Val]) -> R<Vec<Type>> {
         let size: u32 = 16
             + payload
@@ -65,27 +82,12 @@ impl Gen<'_, '_> {
                         ))
                     }
                 };
-                let mut vals = Vec::new();
-                for a in args.iter().skip(1) {
-                    vals.push(self.expr(a)?);
-                }
                 let kind = if name == "time" {
                     event::TIME
                 } else {
                     event::PRINTF
                 };
-                let id = self.cx.formats.len() as i64;
-                self.cx.format(fmt.clone(), Vec::new());
-                let types = self.send(kind, id, &vals)?;
-                let types = crate::runtime::enums::enum_arg_types(
-                    types,
-                    args.get(1..).unwrap_or(&[]),
-                    &self.cx.checked.expr_types,
-                );
-                if let Some(f) = self.cx.formats.get_mut(id as usize) {
-                    f.args = types;
-                }
-                Ok(Val::Void)
+                self.send_formatted(kind, fmt, args)
             }
             "print" => {
                 let Some(a) = args.first() else {
@@ -200,26 +202,12 @@ impl Gen<'_, '_> {
                         ))
                     }
                 };
-                let mut vals = Vec::new();
-                for a in args.iter().skip(1) {
-                    vals.push(self.expr(a)?);
-                }
                 let kind = if name == "system" {
                     event::SYSTEM
                 } else {
                     event::CAT
                 };
-                let id = self.cx.format(fmt, Vec::new());
-                let types = self.send(kind, id, &vals)?;
-                let types = crate::runtime::enums::enum_arg_types(
-                    types,
-                    args.get(1..).unwrap_or(&[]),
-                    &self.cx.checked.expr_types,
-                );
-                if let Some(f) = self.cx.formats.get_mut(id as usize) {
-                    f.args = types;
-                }
-                Ok(Val::Void)
+                self.send_formatted(kind, fmt, args)
             }
             "nsecs" => {
                 let clock = match args.first().map(|a| &a.kind) {

@@ -15,15 +15,9 @@ impl Gen<'_, '_> {
         if let Some(i) = self.cx.maps.iter().position(|m| m.name == EXIT_FLAG_MAP) {
             return i as i32;
         }
-        self.cx.maps.push(MapDef {
-            name: EXIT_FLAG_MAP.into(),
-            map_type: MapType::Array,
-            key: None,
-            key_size: 4,
-            value: ValueKind::Plain(Type::None),
-            value_size: 8,
-            max_entries: 1,
-        });
+        self.cx
+            .maps
+            .push(MapDef::one_u64(EXIT_FLAG_MAP, MapType::Array));
         (self.cx.maps.len() - 1) as i32
     }
 

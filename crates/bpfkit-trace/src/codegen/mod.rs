@@ -92,6 +92,21 @@ pub struct MapDef {
     pub max_entries: u32,
 }
 
+impl MapDef {
+    /// An internal map of one element (key 0) holding a `u64`.
+    fn one_u64(name: &str, map_type: MapType) -> MapDef {
+        MapDef {
+            name: name.into(),
+            map_type,
+            key: None,
+            key_size: 4,
+            value: ValueKind::Plain(Type::None),
+            value_size: 8,
+            max_entries: 1,
+        }
+    }
+}
+
 /// A `printf`/`time`/`print` format registered for the runtime.
 #[derive(Clone, Debug)]
 pub struct FormatDef {
@@ -176,33 +191,10 @@ pub fn compile(
         value_size: 0,
         max_entries: 1 << 19,
     });
-    cx.maps.push(MapDef {
-        name: "scratch".into(),
-        map_type: MapType::PercpuArray,
-        key: None,
-        key_size: 4,
-        value: ValueKind::Plain(Type::None),
-        value_size: 8,
-        max_entries: 1,
-    });
-    cx.maps.push(MapDef {
-        name: "zeros".into(),
-        map_type: MapType::Array,
-        key: None,
-        key_size: 4,
-        value: ValueKind::Plain(Type::None),
-        value_size: 8,
-        max_entries: 1,
-    });
-    cx.maps.push(MapDef {
-        name: "lost".into(),
-        map_type: MapType::PercpuArray,
-        key: None,
-        key_size: 4,
-        value: ValueKind::Plain(Type::None),
-        value_size: 8,
-        max_entries: 1,
-    });
+    cx.maps
+        .push(MapDef::one_u64("scratch", MapType::PercpuArray));
+    cx.maps.push(MapDef::one_u64("zeros", MapType::Array));
+    cx.maps.push(MapDef::one_u64("lost", MapType::PercpuArray));
     cdefs::check_redefinitions(prog, checked)?;
     for (name, info) in &checked.maps {
         cx.add_user_map(prog, name, info)?;
@@ -287,34 +279,10 @@ struct Ctx<'a> {
 
 /// Finds the constant arguments of the first `lhist` call assigned to `@name`.
 fn lhist_args(prog: &Program, name: &str) -> Option<(i64, i64, i64)> {
-    fn in_block(b: &Block, name: &str) -> Option<(i64, i64, i64)> {
-        b.stmts.iter().find_map(|s| in_stmt(s, name))
-    }
-    fn in_stmt(s: &Stmt, name: &str) -> Option<(i64, i64, i64)> {
-        match &s.kind {
-            StmtKind::Assign { target, value, .. } => match (&target.kind, &value.kind) {
-                (ExprKind::Map { name: n, .. }, ExprKind::Call { name: f, args })
-                    if n == name && f.name == "lhist" && args.len() == 4 =>
-                {
-                    Some((
-                        const_eval(args.get(1)?)?,
-                        const_eval(args.get(2)?)?,
-                        const_eval(args.get(3)?)?,
-                    ))
-                }
-                _ => None,
-            },
-            StmtKind::If { then, else_, .. } => {
-                in_block(then, name).or_else(|| else_.as_ref().and_then(|b| in_block(b, name)))
-            }
-            StmtKind::While { body, .. }
-            | StmtKind::Unroll { body, .. }
-            | StmtKind::For { body, .. }
-            | StmtKind::Block(body) => in_block(body, name),
-            _ => None,
-        }
-    }
-    prog.probes.iter().find_map(|p| in_block(&p.body, name))
+    hist::assigned_call(prog, name, "lhist", &|args| match args {
+        [_, min, max, step] => Some((const_eval(min)?, const_eval(max)?, const_eval(step)?)),
+        _ => None,
+    })
 }
 
 impl Ctx<'_> {
@@ -1065,16 +1033,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.emit(Op::Br(JmpOp::Slt, x, Src::Imm(0), done));
         self.emit(Op::Imm(b, 1));
         self.emit(Op::Br(JmpOp::Eq, x, Src::Imm(0), done));
-        let v = self.copy(x);
-        let lg = self.imm(0);
-        for shift in [32, 16, 8, 4, 2, 1] {
-            let skip = self.l();
-            let lim = self.imm(1i64 << shift);
-            self.emit(Op::Br(JmpOp::Lt, v, Src::V(lim), skip));
-            self.alu(AluOp::Rsh, v, Src::Imm(shift));
-            self.alu(AluOp::Add, lg, Src::Imm(shift));
-            self.emit(Op::Label(skip));
-        }
+        let lg = self.floor_log2(x);
         self.emit(Op::Mov(b, lg));
         self.alu(AluOp::Add, b, Src::Imm(2));
         self.emit(Op::Label(done));
@@ -1207,16 +1166,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             ExprKind::Str(s) => Ok(self.str_lit(s)),
             ExprKind::Ident(name) => self.builtin(name, e.span),
             ExprKind::Var(name) => match self.vars.get(name).cloned() {
-                Some(Var::Int(v, s)) => {
-                    let c = self.copy(v);
-                    if self.checked_type(e) == Type::Bool {
-                        self.bools.insert(c);
-                    }
-                    if let Some(t) = self.var_kptr.get(name).copied() {
-                        self.kptr.insert(c, t);
-                    }
-                    Ok(Val::Int(c, s))
-                }
+                Some(Var::Int(v, s)) => Ok(self.slot_read(e, name, v, s)),
                 Some(Var::Mem(off, t)) => Ok(Val::Mem(self.scratch_at(off), t)),
                 Some(Var::Slot(v, _, s)) => Ok(self.slot_read(e, name, v, s)),
                 None => Err(Diagnostic::error(

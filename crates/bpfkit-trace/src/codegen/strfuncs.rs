@@ -198,21 +198,7 @@ impl Gen<'_, '_> {
             e.span.end,
             String::from_utf8_lossy(s)
         );
-        let mut vals = Vec::new();
-        for a in args.iter().skip(1) {
-            vals.push(self.expr(a)?);
-        }
-        let id = self.cx.format(fmt, Vec::new());
-        let types = self.send(event::PRINTF, id, &vals)?;
-        let types = crate::runtime::enums::enum_arg_types(
-            types,
-            args.get(1..).unwrap_or(&[]),
-            &self.cx.checked.expr_types,
-        );
-        if let Some(f) = self.cx.formats.get_mut(id as usize) {
-            f.args = types;
-        }
-        Ok(Val::Void)
+        self.send_formatted(event::PRINTF, fmt, args)
     }
 }
 

@@ -37,35 +37,14 @@ fn agg_code(name: &[u8]) -> Option<i64> {
 
 /// Finds `(interval, num_intervals, agg)` of the first `tseries` call assigned to `@name`.
 pub(super) fn tseries_args(prog: &Program, name: &str) -> Option<(i64, i64, i64)> {
-    fn in_block(b: &Block, name: &str) -> Option<(i64, i64, i64)> {
-        b.stmts.iter().find_map(|s| in_stmt(s, name))
-    }
-    fn in_stmt(s: &Stmt, name: &str) -> Option<(i64, i64, i64)> {
-        match &s.kind {
-            StmtKind::Assign { target, value, .. } => match (&target.kind, &value.kind) {
-                (ExprKind::Map { name: n, .. }, ExprKind::Call { name: f, args })
-                    if n == name && f.name == "tseries" =>
-                {
-                    let agg = match args.get(3).map(|a| &a.kind) {
-                        None => AGG_LAST,
-                        Some(ExprKind::Str(s)) => agg_code(s)?,
-                        Some(_) => return None,
-                    };
-                    Some((const_eval(args.get(1)?)?, const_eval(args.get(2)?)?, agg))
-                }
-                _ => None,
-            },
-            StmtKind::If { then, else_, .. } => {
-                in_block(then, name).or_else(|| else_.as_ref().and_then(|b| in_block(b, name)))
-            }
-            StmtKind::While { body, .. }
-            | StmtKind::Unroll { body, .. }
-            | StmtKind::For { body, .. }
-            | StmtKind::Block(body) => in_block(body, name),
-            _ => None,
-        }
-    }
-    prog.probes.iter().find_map(|p| in_block(&p.body, name))
+    super::hist::assigned_call(prog, name, "tseries", &|args| {
+        let agg = match args.get(3).map(|a| &a.kind) {
+            None => AGG_LAST,
+            Some(ExprKind::Str(s)) => agg_code(s)?,
+            Some(_) => return None,
+        };
+        Some((const_eval(args.get(1)?)?, const_eval(args.get(2)?)?, agg))
+    })
 }
 
 impl Gen<'_, '_> {

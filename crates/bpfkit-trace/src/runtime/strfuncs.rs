@@ -85,7 +85,7 @@ fn boot_epoch_ns() -> u128 {
 }
 
 /// Year, month (1-12) and day of the month of a count of days since 1970-01-01.
-fn civil(days: i64) -> (i64, u32, u32) {
+pub(super) fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -137,7 +137,8 @@ pub fn json(s: &Series, interval: i64, num: i64, agg: i64, latest: u64) -> Strin
             let ns = e.saturating_mul(iv);
             let secs = ns / 1_000_000_000;
             let (days, day) = (secs / 86_400, secs % 86_400);
-            let (y, m, d) = civil(days);
+            // At most u64::MAX ns / 1 day (213 503): no wrap.
+            let (y, m, d) = super::strfuncs::civil(days as i64);
             Some(format!(
                 "{{\"interval_start\": \"{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:09}\", \"value\": {}}}",
                 day / 3600,
@@ -149,18 +150,4 @@ pub fn json(s: &Series, interval: i64, num: i64, agg: i64, latest: u64) -> Strin
         })
         .collect();
     format!("[{}]", items.join(", "))
-}
-
-/// Year, month, day of `days` since 1970-01-01.
-fn civil(days: u64) -> (i64, u64, u64) {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u64;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u64;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
