@@ -199,7 +199,7 @@ fn load(
                 }
                 return Err(format!("{}: {e}", p.point.name));
             }
-            Err(e) => return Err(format!("{}: {e}", p.point.name)),
+            Err(e) => return Err(format!("{}: {e}{}", p.point.name, too_complex_hint(&e))),
         }
     }
     Ok(Loaded { maps, progs })
@@ -230,6 +230,27 @@ fn log_trimmed(p: &ProgDef, index: usize, size: u32) -> String {
          try increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of {size} bytes",
         index + 1
     )
+}
+
+/// What a load refused without a verifier log means: `E2BIG`, the verifier gave up on a
+/// program it could not finish checking, most often a `while` loop it never sees ending;
+/// `EFAULT`, this kernel's answer when one path has too many branches (a long loop).
+fn too_complex_hint(e: &bpfkit::Error) -> &'static str {
+    const E2BIG: i32 = 7;
+    const EFAULT: i32 = 14;
+    match e {
+        bpfkit::Error::Sys(s) if s.errno() == Some(EFAULT) => {
+            "\nthe verifier refused this probe without saying why (`-v` shows its log); a \
+             `while` loop of many iterations can exceed its limit of 8192 branches on one path"
+        }
+        bpfkit::Error::Sys(s) if s.errno() == Some(E2BIG) => {
+            "\nthe verifier gave up checking this probe (too many instructions to follow): a \
+             `while` loop whose condition it cannot track never looks bounded to it, such as \
+             one that reads a map, or memory through a pointer (other than a pointer only ever \
+             set to `&$x` of one variable, which is read as `$x` itself)"
+        }
+        _ => "",
+    }
 }
 
 fn run_once(p: &Program) -> Result<(), String> {
@@ -387,7 +408,12 @@ pub fn run(
         let _ = writeln!(so, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         let _ = so.flush();
     }
+    // `begin` may have called `exit()` with its record lost to a full ring. The flag is read
+    // before the ring, as in the loop below: a probe that fires in between must find its
+    // records printed.
+    let flagged = rt.exit_flagged();
     let _ = ring.consume(|rec| rt.handle(rec));
+    rt.exit_on_flag(flagged);
     if opts.bench {
         for (def, prog) in &loaded.progs {
             if let Point::Bench { name } = &def.point.point {
@@ -428,10 +454,16 @@ pub fn run(
         if let Some(s) = &skb_out {
             fds.push(s.perf.epoll_fd());
         }
-        let ready = bpfkit_sys::signal::wait_readable(&fds, 1000).map_err(|e| e.to_string())?;
+        // A short timeout: an `exit()` whose record a full ring dropped is seen only by
+        // reading the exit flag, which wakes nothing.
+        let ready =
+            bpfkit_sys::signal::wait_readable(&fds, EXIT_POLL_MS).map_err(|e| e.to_string())?;
         if let Some(s) = skb_out.as_mut() {
             s.drain(err);
         }
+        // The flag is read before the ring: every record queued before the `exit()` that set
+        // it is in the ring by then, and is printed below.
+        let flagged = rt.exit_flagged();
         // Records queued behind an `exit()` are dropped, as bpftrace drops them: running
         // them could go on for long (a `system()` per record whose exec traces another).
         let _ = ring.consume(|rec| {
@@ -440,6 +472,7 @@ pub fn run(
             }
         });
         rt.report_lost();
+        rt.exit_on_flag(flagged);
         if ready.get(1).copied().unwrap_or(false) {
             while let Ok(Some(sig)) = bpfkit_sys::signal::read_signal(sigfd.as_fd()) {
                 // SIGCHLD only wakes the loop to look at the child below.
@@ -513,3 +546,5 @@ impl SkbOutput {
         }
     }
 }
+/// How long (ms) the event loop sleeps at most before it looks at the exit flag again.
+const EXIT_POLL_MS: i32 = 5;

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 /// Runs `script` while a thread of this process calls getpid; stdout without the attach line.
 fn run_with_getpid(script: &str) -> String {
-    // One tracer at a time: the runtime keeps the stack map it reads frames from in a
-    // process-wide slot (runtime/stacks.rs), so two runs in one process would mix them up.
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    // Runs may overlap: each runtime reads frames from its own stack-trace map.
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let t = std::thread::spawn(move || {

@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::types::{RecordDef, ScriptTypes};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Names of the `$` variables whose address `&$x` the block takes.
 pub(super) fn address_taken(b: &Block) -> HashSet<String> {
@@ -20,6 +20,75 @@ pub(super) fn address_taken(b: &Block) -> HashSet<String> {
         }
     });
     out
+}
+
+/// For each `$p` the block only ever sets to `&$x` (one and the same `$x`: never anything
+/// else, never `++`/`--`, never a loop variable), the name `x`; none in a probe with block
+/// expressions, whose statements are not looked at. `*$p` then reads `$x`'s
+/// register, which the verifier tracks, rather than its scratch slot, which it does not (a
+/// `while (*$p < 3)` loop would never look bounded).
+pub(super) fn pointer_vars(b: &Block) -> HashMap<String, String> {
+    let mut to: HashMap<String, Option<String>> = HashMap::new();
+    fn note(to: &mut HashMap<String, Option<String>>, p: &str, value: Option<&Expr>) {
+        let x = match value.map(|v| &v.kind) {
+            Some(ExprKind::Unary(UnOp::AddrOf, v)) => match &v.kind {
+                ExprKind::Var(x) => Some(x.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let e = to.entry(p.to_string()).or_insert_with(|| x.clone());
+        if *e != x {
+            *e = None;
+        }
+    }
+    each_stmt(b, &mut |s| match &s.kind {
+        StmtKind::Assign {
+            target, op, value, ..
+        } => {
+            if let ExprKind::Var(p) = &target.kind {
+                note(&mut to, p, op.is_none().then_some(value));
+            }
+        }
+        StmtKind::Let { var, value, .. } => note(&mut to, &var.name, value.as_ref()),
+        StmtKind::For { var, .. } => note(&mut to, &var.name, None),
+        _ => {}
+    });
+    let mut block_exprs = false;
+    walk_block(b, &mut |e| match &e.kind {
+        ExprKind::IncDec { target, .. } => {
+            if let ExprKind::Var(p) = &target.kind {
+                to.insert(p.clone(), None);
+            }
+        }
+        ExprKind::Block(_) => block_exprs = true,
+        _ => {}
+    });
+    if block_exprs {
+        return HashMap::new();
+    }
+    to.into_iter().filter_map(|(p, x)| Some((p, x?))).collect()
+}
+
+/// Calls `f` on every statement of `b` and of the blocks nested in its statements (not
+/// those of block expressions: [`pointer_vars`] gives up on probes that have any).
+fn each_stmt(b: &Block, f: &mut dyn FnMut(&Stmt)) {
+    for s in &b.stmts {
+        f(s);
+        match &s.kind {
+            StmtKind::If { then, else_, .. } => {
+                each_stmt(then, f);
+                if let Some(e) = else_ {
+                    each_stmt(e, f);
+                }
+            }
+            StmtKind::Unroll { body, .. }
+            | StmtKind::While { body, .. }
+            | StmtKind::For { body, .. }
+            | StmtKind::Block(body) => each_stmt(body, f),
+            _ => {}
+        }
+    }
 }
 
 fn walk_block(b: &Block, f: &mut dyn FnMut(&Expr)) {
@@ -282,6 +351,19 @@ impl Gen<'_, '_> {
     /// `*x`.
     pub(super) fn deref(&mut self, e: &Expr, x: &Expr) -> R<Val> {
         let t = self.checked_type(e);
+        // `*$p` with `$p` always `&$x` of an integer variable: `$x`'s register (see
+        // [`pointer_vars`]).
+        if let ExprKind::Var(p) = &x.kind {
+            let target = self.ptr_vars.get(p).and_then(|n| match self.vars.get(n) {
+                Some(Var::Slot(v, _, signed)) => Some((n.clone(), *v, *signed)),
+                _ => None,
+            });
+            if let Some((n, v, signed)) = target {
+                if in_register(&t) && self.checked_type(x) == Type::Pointer(Box::new(t.clone())) {
+                    return Ok(self.slot_read(e, &n, v, signed));
+                }
+            }
+        }
         let p0 = self.int(x)?;
         let p = self.copy(p0);
         // `*p` of a kernel struct pointer stays that struct's address, for its members.

@@ -238,11 +238,11 @@ impl Gen<'_, '_> {
             }
             "exit" => {
                 let code = match args.first() {
-                    Some(a) => Val::Int(self.int(a)?, true),
-                    None => Val::Int(self.imm(0), true),
+                    Some(a) => self.int(a)?,
+                    None => self.imm(0),
                 };
-                self.exit_flag_set();
-                self.send(event::EXIT, 0, &[code])?;
+                self.exit_flag_set(code);
+                self.send(event::EXIT, 0, &[Val::Int(code, true)])?;
                 let l = self.exit_label;
                 self.emit(Op::Jmp(l));
                 Ok(Val::Void)

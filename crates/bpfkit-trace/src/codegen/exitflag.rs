@@ -39,11 +39,16 @@ impl Gen<'_, '_> {
         self.emit(Op::Br(JmpOp::Ne, f, Src::Imm(0), l));
     }
 
-    /// `exit()`: sets the flag so no probe runs its body again.
-    pub(super) fn exit_flag_set(&mut self) {
+    /// `exit(code)`: sets the flag so no probe runs its body again. The word holds 1 in its
+    /// low half and the exit code in its high half, so user space can still stop with the
+    /// right status when a full ring buffer dropped the `exit` record.
+    pub(super) fn exit_flag_set(&mut self, code: V) {
         let mi = self.exit_flag_map();
+        let w = self.copy(code);
+        self.alu(AluOp::Lsh, w, Src::Imm(32));
+        self.alu(AluOp::Or, w, Src::Imm(1));
         let p = self.v();
         self.emit(Op::MapValue(p, mi, 0));
-        self.emit(Op::Store(Size::DW, p, 0, Src::Imm(1)));
+        self.emit(Op::Store(Size::DW, p, 0, Src::V(w)));
     }
 }

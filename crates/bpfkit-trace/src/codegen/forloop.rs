@@ -76,6 +76,7 @@ impl Gen<'_, '_> {
             cb.vars = self.vars.clone();
             cb.var_kptr = self.var_kptr.clone();
             cb.addr_vars = self.addr_vars.clone();
+            cb.ptr_vars = self.ptr_vars.clone();
             cb.var_rooms = self.var_rooms.clone();
             for (i, (n, _, s)) in ints.iter().enumerate() {
                 let p = cb.scratch_at(base + 8 * i as u32);

@@ -14,6 +14,7 @@ mod cdefs;
 mod exitflag;
 mod mapdecl;
 mod mapfull;
+pub use exitflag::EXIT_FLAG_MAP;
 pub use mapfull::MAP_FULL_MAP;
 mod strfuncs;
 mod varslots;
@@ -410,6 +411,8 @@ struct Gen<'a, 'b> {
     stacks: HashMap<V, bool>,
     /// `$` variables whose address the probe takes (`&$x`): each gets a scratch slot.
     addr_vars: std::collections::HashSet<String>,
+    /// `$p` → `x` for pointer variables only ever set to `&$x` ([`addrof::pointer_vars`]).
+    ptr_vars: HashMap<String, String>,
     /// The widest string or tuple type each variable is assigned ([`varslots`]).
     var_rooms: HashMap<String, Type>,
     /// A raw tracepoint that must load as `tp_btf` (BTF-typed `args`, tracing-only helpers).
@@ -453,6 +456,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             users: std::collections::HashSet::new(),
             stacks: HashMap::new(),
             addr_vars: std::collections::HashSet::new(),
+            ptr_vars: HashMap::new(),
             var_rooms: HashMap::new(),
             tp_btf: false,
         }
@@ -547,6 +551,7 @@ impl<'a, 'b> Gen<'a, 'b> {
     fn probe(&mut self, p: &Probe) -> R<()> {
         self.span = p.span;
         self.addr_vars = addrof::address_taken(&p.body);
+        self.ptr_vars = addrof::pointer_vars(&p.body);
         self.var_rooms = self.var_rooms(&p.body);
         self.ctx = self.v();
         self.emit(Op::Entry(self.ctx));

@@ -4,6 +4,7 @@
 use crate::codegen::layout::size_of;
 use crate::format::{parse_format, Piece, Spec};
 use crate::types::Type;
+use bpfkit::Map;
 
 /// A decoded value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,8 +67,20 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-/// Reads a value of `t` at the start of `b`.
+/// What decoding needs besides the bytes: the kernel objects of the run they came from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecodeCx<'m> {
+    /// The run's stack-trace map, which `kstack`/`ustack` values name frames in.
+    pub stacks: Option<&'m Map>,
+}
+
+/// Reads a value of `t` at the start of `b`, outside any run (stacks have no frames).
 pub fn decode(t: &Type, b: &[u8]) -> Value {
+    decode_in(DecodeCx::default(), t, b)
+}
+
+/// Reads a value of `t` at the start of `b`, read by the run `cx` describes.
+pub fn decode_in(cx: DecodeCx<'_>, t: &Type, b: &[u8]) -> Value {
     match t {
         Type::Buffer(n) => {
             let n = (*n as usize).min(b.len());
@@ -83,12 +96,12 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
             let mut off = 0usize;
             let mut out = Vec::new();
             for t in ts {
-                out.push(decode(t, b.get(off..).unwrap_or(&[])));
+                out.push(decode_in(cx, t, b.get(off..).unwrap_or(&[])));
                 off += size_of(t) as usize;
             }
             Value::Tuple(out)
         }
-        Type::Named(fs) => super::records::decode_record(fs, b),
+        Type::Named(fs) => super::records::decode_record(cx, fs, b),
         Type::Pointer(_) => Value::Ptr(u64_at(b, 0)),
         Type::Array(e, n) => {
             let es = crate::codegen::layout::elem_size(e) as usize;
@@ -99,13 +112,13 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
                 .min(usize::try_from(*n).unwrap_or(usize::MAX));
             Value::Array(
                 (0..count)
-                    .map(|i| decode_elem(e, b.get(i * es..).unwrap_or(&[]), es))
+                    .map(|i| decode_elem(cx, e, b.get(i * es..).unwrap_or(&[]), es))
                     .collect(),
             )
         }
         Type::Username => Value::Str(super::users::name_of(u64_at(b, 0)).into_bytes()),
         Type::Stack { kernel } => {
-            Value::Str(super::stacks::text(*kernel, u64_at(b, 0)).into_bytes())
+            Value::Str(super::stacks::text(cx.stacks, *kernel, u64_at(b, 0)).into_bytes())
         }
         Type::Int { signed: true, .. } => Value::Int(u64_at(b, 0) as i64),
         Type::Bool => Value::Bool(u64_at(b, 0) != 0),
@@ -124,9 +137,9 @@ pub fn decode(t: &Type, b: &[u8]) -> Value {
 }
 
 /// Reads one array element of `t`, `es` bytes wide.
-fn decode_elem(t: &Type, b: &[u8], es: usize) -> Value {
+fn decode_elem(cx: DecodeCx<'_>, t: &Type, b: &[u8], es: usize) -> Value {
     if !matches!(t, Type::Int { .. } | Type::Bool) || es >= 8 {
-        return decode(t, b);
+        return decode_in(cx, t, b);
     }
     let mut w = [0u8; 8];
     for (d, s) in w.iter_mut().zip(b.iter().take(es)) {
@@ -144,12 +157,12 @@ fn decode_elem(t: &Type, b: &[u8], es: usize) -> Value {
 }
 
 /// Reads values of `types` packed one after another.
-pub fn decode_all(types: &[Type], b: &[u8]) -> Vec<Value> {
+pub fn decode_all(cx: DecodeCx<'_>, types: &[Type], b: &[u8]) -> Vec<Value> {
     let mut off = 0usize;
     types
         .iter()
         .map(|t| {
-            let v = decode(t, b.get(off..).unwrap_or(&[]));
+            let v = decode_in(cx, t, b.get(off..).unwrap_or(&[]));
             off += size_of(t) as usize;
             v
         })

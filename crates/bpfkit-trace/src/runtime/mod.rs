@@ -5,6 +5,7 @@
 pub mod bench;
 mod cgroups;
 pub mod enums;
+mod exitflag;
 mod files;
 pub mod format;
 mod gfp;
@@ -22,7 +23,9 @@ use crate::codegen::layout::{event, size_of};
 use crate::codegen::{Compiled, MapDef, ValueKind};
 use crate::types::{AggKind, Type};
 use bpfkit::Map;
-use format::{bar_line, decode, decode_all, hist_label, lhist_label, printf, Value};
+use format::{
+    bar_line, decode, decode_all, decode_in, hist_label, lhist_label, printf, DecodeCx, Value,
+};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -48,8 +51,8 @@ pub struct Runtime<'a> {
     pub exit_code: i32,
     lost: u64,
     map_full: mapfull::RateLimit,
-    /// Keeps the stack-trace map registered for decoding while this runtime lives.
-    _stacks: Option<stacks::Registration>,
+    /// The stack-trace map, which `kstack`/`ustack` values name frames in.
+    stacks: Option<&'a Map>,
 }
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
@@ -118,8 +121,7 @@ impl<'a> Runtime<'a> {
             .maps
             .iter()
             .position(|m| m.map_type == bpfkit::MapType::StackTrace)
-            .and_then(|i| maps.get(i))
-            .map(stacks::register);
+            .and_then(|i| maps.get(i));
         Runtime {
             compiled,
             maps,
@@ -129,7 +131,14 @@ impl<'a> Runtime<'a> {
             exit_code: 0,
             lost: 0,
             map_full: mapfull::RateLimit::default(),
-            _stacks: stacks,
+            stacks,
+        }
+    }
+
+    /// How values of this run decode (its stack-trace map).
+    fn decode_cx(&self) -> DecodeCx<'a> {
+        DecodeCx {
+            stacks: self.stacks,
         }
     }
 
@@ -206,7 +215,7 @@ impl<'a> Runtime<'a> {
         match kind {
             event::PRINTF => {
                 if let Some(f) = self.compiled.formats.get(id) {
-                    let mut vals = decode_all(&f.args, body);
+                    let mut vals = decode_all(self.decode_cx(), &f.args, body);
                     enums::symbolize(&f.fmt, &f.args, &mut vals, &self.compiled.enums);
                     let s = printf(&f.fmt, &vals);
                     self.text(&s);
@@ -231,7 +240,7 @@ impl<'a> Runtime<'a> {
             }
             event::PRINT_VALUE => {
                 if let Some(f) = self.compiled.formats.get(id) {
-                    let vals = decode_all(&f.args, body);
+                    let vals = decode_all(self.decode_cx(), &f.args, body);
                     match self.format {
                         OutputFormat::Text => {
                             let s: Vec<String> = vals.iter().map(Value::display).collect();
@@ -246,7 +255,7 @@ impl<'a> Runtime<'a> {
             }
             event::SYSTEM | event::CAT => {
                 if let Some(f) = self.compiled.formats.get(id) {
-                    let mut vals = decode_all(&f.args, body);
+                    let mut vals = decode_all(self.decode_cx(), &f.args, body);
                     enums::symbolize(&f.fmt, &f.args, &mut vals, &self.compiled.enums);
                     let arg = printf(&f.fmt, &vals);
                     let text = if kind == event::SYSTEM {
@@ -322,6 +331,7 @@ impl<'a> Runtime<'a> {
             ValueKind::Agg(AggKind::Hist | AggKind::Lhist | AggKind::Tseries, _)
         );
         let user_key = (def.key_size - if is_hist { 8 } else { 0 }) as usize;
+        let cx = self.decode_cx();
         let mut out: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
         for k in map.keys().filter_map(Result::ok) {
             let vals: Vec<Vec<u8>> = if map.map_type().is_some_and(|t| t.is_percpu()) {
@@ -337,7 +347,7 @@ impl<'a> Runtime<'a> {
             };
             let e = match &def.value {
                 ValueKind::Plain(t) => {
-                    Entry::Scalar(vals.first().map(|v| decode(t, v)).unwrap_or(Value::Uint(0)))
+                    Entry::Scalar(vals.first().map_or(Value::Uint(0), |v| decode_in(cx, t, v)))
                 }
                 ValueKind::Agg(AggKind::Count, _) => Entry::Scalar(Value::Uint(sum(0))),
                 ValueKind::Agg(AggKind::Sum, _) => Entry::Scalar(Value::Int(sum(0) as i64)),
@@ -394,7 +404,7 @@ impl<'a> Runtime<'a> {
             .into_iter()
             .map(|(k, e)| {
                 let kv = if def.key.is_some() {
-                    decode(&key_ty, &k)
+                    decode_in(cx, &key_ty, &k)
                 } else {
                     Value::Tuple(Vec::new())
                 };

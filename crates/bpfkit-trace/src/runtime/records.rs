@@ -1,16 +1,16 @@
 //! Record values (`(a = 1, b = "x")`) as bpftrace prints them: `{ .a = 1, .b = x }` in text,
 //! a JSON object in `-f json`.
 
-use super::format::{decode, Value};
+use super::format::{decode_in, DecodeCx, Value};
 use crate::codegen::layout::size_of;
 use crate::types::Type;
 
 /// Reads a record of fields `fs` laid out one after another at the start of `b`.
-pub fn decode_record(fs: &[(String, Type)], b: &[u8]) -> Value {
+pub fn decode_record(cx: DecodeCx<'_>, fs: &[(String, Type)], b: &[u8]) -> Value {
     let mut off = 0usize;
     let mut out = Vec::new();
     for (n, t) in fs {
-        out.push((n.clone(), decode(t, b.get(off..).unwrap_or(&[]))));
+        out.push((n.clone(), decode_in(cx, t, b.get(off..).unwrap_or(&[]))));
         off += size_of(t) as usize;
     }
     Value::Record(out)
@@ -42,6 +42,7 @@ pub fn json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::format::decode;
 
     #[test]
     fn records_print_with_field_names() {

@@ -5,42 +5,12 @@
 //! ELF file's symbol tables.
 
 use bpfkit::Map;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-thread_local! {
-    /// The stack-trace map of the runtime decoding on this thread (set while a
-    /// [`Registration`] lives), so runs on other threads never see each other's stacks.
-    static STACK_MAP: RefCell<Option<Map>> = const { RefCell::new(None) };
-}
-
-/// A runtime's hold on its stack-trace map: stacks decoded on this thread read that map
-/// until the registration is dropped.
-#[derive(Debug)]
-pub struct Registration(());
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        STACK_MAP.with(|s| *s.borrow_mut() = None);
-    }
-}
-
-/// Makes `map` (a second handle on it) the stack-trace map of this thread's runtime.
-pub fn register(map: &Map) -> Registration {
-    let m = Map::from_id(map.id()).ok();
-    STACK_MAP.with(|s| *s.borrow_mut() = m);
-    Registration(())
-}
-
-/// The frames of stack `id`, innermost first.
-fn frames(id: u32) -> Vec<u64> {
-    let v = STACK_MAP.with(|s| {
-        s.borrow()
-            .as_ref()
-            .and_then(|m| m.lookup(&id.to_ne_bytes()).ok().flatten())
-    });
-    let Some(v) = v else {
+/// The frames of stack `id` in the stack-trace map `map`, innermost first.
+fn frames(map: &Map, id: u32) -> Vec<u64> {
+    let Some(v) = map.lookup(&id.to_ne_bytes()).ok().flatten() else {
         return Vec::new();
     };
     v.chunks_exact(8)
@@ -49,13 +19,17 @@ fn frames(id: u32) -> Vec<u64> {
         .collect()
 }
 
-/// The printed text of a stack value (see the module docs for `v`).
-pub fn text(kernel: bool, v: u64) -> String {
+/// The printed text of a stack value (see the module docs for `v`) whose frames are in the
+/// stack-trace map `map` (`None`: the script has none, so no frames).
+pub fn text(map: Option<&Map>, kernel: bool, v: u64) -> String {
     let id = (v & 0xffff) as u32;
     let limit = ((v >> 16) & 0xff) as usize;
     let mode = (v >> 24) & 3;
     let pid = (v >> 32) as u32;
-    let mut addrs = if id == 0xffff { Vec::new() } else { frames(id) };
+    let mut addrs = match map {
+        Some(m) if id != 0xffff => frames(m, id),
+        _ => Vec::new(),
+    };
     if limit > 0 {
         addrs.truncate(limit);
     }
