@@ -10,12 +10,38 @@ use crate::output::J;
 /// Formats `data` as type `id`. `text` selects bpftool's plain-text flavour, where hex numbers
 /// and pointers are bare words rather than strings.
 pub fn format(btf: &Btf, id: u32, data: &[u8], text: bool) -> J {
-    Dumper { btf, text }.value(id, data, 0)
+    Dumper {
+        btf,
+        text,
+        prog_ids: None,
+    }
+    .value(id, data, 0)
+}
+
+/// Formats the value of a struct_ops map (the kernel's `bpf_struct_ops_*` type), whose
+/// function pointers hold the ids of the programs that implement them: each one prints as its
+/// prototype followed by `NAME/prog_id:ID`, or by `0` when unset, as bpftool prints them;
+/// `prog_name` gives a program's name from its id; `text` as for [`format`].
+pub fn format_struct_ops(
+    btf: &Btf,
+    id: u32,
+    data: &[u8],
+    text: bool,
+    prog_name: &dyn Fn(u32) -> String,
+) -> J {
+    Dumper {
+        btf,
+        text,
+        prog_ids: Some(prog_name),
+    }
+    .value(id, data, 0)
 }
 
 struct Dumper<'a> {
     btf: &'a Btf,
     text: bool,
+    /// Set for struct_ops values: function pointers are program ids, named by this.
+    prog_ids: Option<&'a dyn Fn(u32) -> String>,
 }
 
 fn le_bits(data: &[u8], bit_off: u32, bits: u32) -> u128 {
@@ -81,8 +107,17 @@ impl Dumper<'_> {
                     J::U(raw as u64)
                 }
             }
-            Detail::Ptr { .. } => {
+            Detail::Ptr { type_id } => {
                 let v = le_uint(data, 8) as u64;
+                if let Some(proto) = self.func_proto(*type_id) {
+                    if let Some(name_of) = self.prog_ids {
+                        let target = match u32::try_from(v) {
+                            Ok(0) | Err(_) => "0".to_string(),
+                            Ok(id) => format!("{}/prog_id:{id}", name_of(id)),
+                        };
+                        return J::Str(format!("{proto} {target}"));
+                    }
+                }
                 if self.text {
                     J::Num(if v == 0 {
                         "(nil)".into()
@@ -168,6 +203,30 @@ impl Dumper<'_> {
                 J::Num(format!("{f:.6}"))
             }
         }
+    }
+
+    /// The C prototype of `id` when it names a function prototype: `u32 (struct sock *)`.
+    fn func_proto(&self, id: u32) -> Option<String> {
+        let id = self.btf.skip_modifiers(id).ok()?;
+        let Detail::FuncProto(p) = &self.btf.type_by_id(id).ok()?.detail else {
+            return None;
+        };
+        let params: Vec<String> = p
+            .params
+            .iter()
+            .map(|a| {
+                if a.type_id == 0 {
+                    "...".to_string()
+                } else {
+                    crate::btf::type_name(self.btf, a.type_id)
+                }
+            })
+            .collect();
+        Some(format!(
+            "{} ({})",
+            crate::btf::type_name(self.btf, p.ret_type),
+            params.join(", ")
+        ))
     }
 
     /// A non-bitfield member whose storage does not start on a byte (possible for ints

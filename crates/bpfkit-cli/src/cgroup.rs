@@ -60,6 +60,10 @@ fn parse_at(args: &mut Args) -> Result<bpfkit::AttachType, CliError> {
 }
 
 fn attach(g: &Global, args: &mut Args) -> Result<(), CliError> {
+    // bpftool's count: the cgroup, the attach type and a two-word PROG.
+    if args.remaining() < 4 {
+        return Err(fail("too few parameters for cgroup attach"));
+    }
     let path = args.value_of("attach")?;
     let cg = open(&path)?;
     let at = parse_at(args)?;
@@ -83,6 +87,9 @@ fn attach(g: &Global, args: &mut Args) -> Result<(), CliError> {
 }
 
 fn detach(g: &Global, args: &mut Args) -> Result<(), CliError> {
+    if args.remaining() < 4 {
+        return Err(fail("too few parameters for cgroup detach"));
+    }
     let path = args.value_of("detach")?;
     let cg = open(&path)?;
     let at = parse_at(args)?;

@@ -28,6 +28,13 @@ enum FeatureCmd {
         /// #define lines), `prefix PREFIX` (after `macros`).
         words: Vec<String>,
     },
+    /// List the names bpfkit knows: `list_builtins { prog_types | map_types | attach_types |
+    /// link_types | helpers }`.
+    #[command(name = "list_builtins")]
+    ListBuiltins {
+        /// The group to list.
+        group: Option<String>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +80,9 @@ fn parse_words(words: &[String]) -> Result<ProbeArgs, CliError> {
 pub fn run(global: &Global, args: FeatureArgs) -> Result<(), CliError> {
     match args.cmd {
         FeatureCmd::Probe { words } => probe(global, &parse_words(&words)?),
+        FeatureCmd::ListBuiltins { group } => {
+            crate::feature_builtins::run(global, group.as_deref())
+        }
     }
 }
 

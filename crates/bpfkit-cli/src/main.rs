@@ -10,16 +10,22 @@ mod btf;
 mod btf_value;
 mod cgroup;
 mod feature;
+mod feature_builtins;
 mod gen;
+mod iter;
 mod jited;
 mod link;
 mod link_fmt;
 mod map;
+mod map_event_pipe;
 mod net;
 mod output;
 mod perf;
 mod prog;
+mod prog_attach;
 mod prog_load;
+mod prog_profile;
+mod struct_ops;
 mod target;
 mod trace;
 
@@ -90,6 +96,11 @@ enum Command {
     Net(NounWords),
     /// Attach, detach and show cgroup programs.
     Cgroup(NounWords),
+    /// Pin BPF iterators as files.
+    Iter(NounWords),
+    /// Show and unregister struct_ops maps.
+    #[command(name = "struct_ops")]
+    StructOps(NounWords),
 }
 
 /// The words after a bpftool noun, parsed bpftool-style by its module.
@@ -200,6 +211,8 @@ fn main() {
         Command::Perf(w) => noun(&global, perf::run, w.words),
         Command::Net(w) => noun(&global, net::run, w.words),
         Command::Cgroup(w) => noun(&global, cgroup::run, w.words),
+        Command::Iter(w) => noun(&global, iter::run, w.words),
+        Command::StructOps(w) => noun(&global, struct_ops::run, w.words),
     };
     if let Err(e) = result {
         report_error(&global, &e);

@@ -25,6 +25,7 @@ const HELP: &str = "Usage: bpfkit map { show | list }   [MAP]
        bpfkit map getnext    MAP [key DATA]
        bpfkit map delete     MAP  key DATA
        bpfkit map pin        MAP  FILE
+       bpfkit map event_pipe MAP [cpu N index M]
        bpfkit map peek       MAP
        bpfkit map push       MAP value VALUE
        bpfkit map pop        MAP
@@ -65,6 +66,8 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
         args.finish()?;
         crate::prog::pin_fd(fd.as_fd(), &path)?;
         done(g)
+    } else if is("event_pipe") {
+        crate::map_event_pipe::run(g, &mut args)
     } else if is("peek") {
         queue_read(g, &mut args, QueueOp::Peek)
     } else if is("pop") || is("dequeue") {

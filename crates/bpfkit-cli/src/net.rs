@@ -498,8 +498,9 @@ fn show(g: &Global, args: &mut Args) -> Result<(), CliError> {
         out.push('\n');
     }
     out.push_str("\nflow_dissector:\n");
+    // bpftool prints the (single) id without its own newline, then ends the section with one.
     for id in &flow {
-        out.push_str(&format!("id {id}\n"));
+        out.push_str(&format!("id {id}"));
     }
     out.push('\n');
     crate::emit(&out)

@@ -28,6 +28,12 @@ pub fn run(g: &Global, words: Vec<String>) -> Result<(), CliError> {
         dump(g, &mut args)
     } else if is("pin") {
         pin(g, &mut args)
+    } else if is("attach") {
+        crate::prog_attach::attach(g, &mut args)
+    } else if is("detach") {
+        crate::prog_attach::detach(g, &mut args)
+    } else if is("profile") {
+        crate::prog_profile::run(g, &mut args)
     } else if is("run") {
         run_prog(g, &mut args)
     } else if is("tracelog") {
@@ -44,12 +50,19 @@ const HELP: &str = "Usage: bpfkit prog { show | list } [PROG]
        bpfkit prog dump xlated PROG [{ file FILE | opcodes | visual | linum }]
        bpfkit prog dump jited  PROG [{ file FILE | opcodes | linum }]
        bpfkit prog pin   PROG FILE
+       bpfkit prog attach PROG ATTACH_TYPE [MAP]
+       bpfkit prog detach PROG ATTACH_TYPE [MAP]
        bpfkit prog run PROG data_in FILE [data_out FILE [data_size_out L]] \\
                          [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] [repeat N]
+       bpfkit prog profile PROG [duration DURATION] METRICs
        bpfkit prog tracelog
        bpfkit prog help
 
-       PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }";
+       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }
+       PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }
+       ATTACH_TYPE := { sk_msg_verdict | sk_skb_verdict | sk_skb_stream_verdict |
+                        sk_skb_stream_parser | flow_dissector }
+       METRIC := { cycles | instructions | l1d_loads | llc_misses | itlb_misses | dtlb_misses }";
 
 /// bpftool's program name: the kernel keeps 15 characters; a name that long is completed from
 /// the BTF name of the program's first function.

@@ -37,6 +37,11 @@ impl Args {
         w
     }
 
+    /// How many words are left.
+    pub fn remaining(&self) -> usize {
+        self.words.len().saturating_sub(self.pos)
+    }
+
     /// Whether every word is consumed.
     pub fn is_empty(&self) -> bool {
         self.pos >= self.words.len()

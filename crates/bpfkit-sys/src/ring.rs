@@ -363,6 +363,35 @@ impl PerfRingMemory {
     /// Calls `f` with every record the kernel has written, oldest first, then publishes the
     /// new tail once. Returns the number of records read.
     pub fn read<F: FnMut(PerfRecord<'_>)>(&mut self, mut f: F) -> Result<usize> {
+        self.read_records(|typ, body| {
+            let rec = match typ {
+                PERF_RECORD_SAMPLE => {
+                    // PERF_SAMPLE_RAW alone: a u32 size, then that many bytes.
+                    let raw_len = body
+                        .get(..4)
+                        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                        .unwrap_or(0);
+                    PerfRecord::Sample(body.get(4..4 + raw_len).unwrap_or(&[]))
+                }
+                PERF_RECORD_LOST => {
+                    // u64 id, then u64 lost.
+                    let lost = body
+                        .get(8..16)
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map(u64::from_ne_bytes)
+                        .unwrap_or(0);
+                    PerfRecord::Lost(lost)
+                }
+                other => PerfRecord::Other(other, body),
+            };
+            f(rec)
+        })
+    }
+
+    /// Calls `f` with the type and body (after the 8-byte header) of every record the kernel
+    /// has written, oldest first, for events whose samples carry more than `PERF_SAMPLE_RAW`;
+    /// then publishes the new tail once. Returns the number of records read.
+    pub fn read_records<F: FnMut(u32, &[u8])>(&mut self, mut f: F) -> Result<usize> {
         let head = self.head();
         let mut tail = self.tail();
         let size = self.data_size;
@@ -395,27 +424,7 @@ impl PerfRingMemory {
                 self.scratch = scratch;
                 &self.scratch
             };
-            let rec = match typ {
-                PERF_RECORD_SAMPLE => {
-                    // PERF_SAMPLE_RAW alone: a u32 size, then that many bytes.
-                    let raw_len = body
-                        .get(..4)
-                        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                        .unwrap_or(0);
-                    PerfRecord::Sample(body.get(4..4 + raw_len).unwrap_or(&[]))
-                }
-                PERF_RECORD_LOST => {
-                    // u64 id, then u64 lost.
-                    let lost = body
-                        .get(8..16)
-                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                        .map(u64::from_ne_bytes)
-                        .unwrap_or(0);
-                    PerfRecord::Lost(lost)
-                }
-                other => PerfRecord::Other(other, body),
-            };
-            f(rec);
+            f(typ, body);
             count += 1;
             tail += rec_size as u64;
         }
