@@ -55,11 +55,15 @@ const STT_SECTION: u8 = 3;
 const R_BPF_64_64: u64 = 1;
 const EM_BPF: u16 = 247;
 
-/// The libbpf `SEC()` name of a program's attach point. Points whose target a section name
-/// cannot state (a uprobe at an address, a USDT site, `begin`/`end`) get the bare kind:
-/// such programs load but are attached by hand.
-pub fn section_name(p: &Point) -> String {
+/// The libbpf `SEC()` name of a program's attach point, `prog_type` being the type it loads
+/// as (a raw tracepoint whose `args` are typed from BTF loads as `tp_btf`). Points whose
+/// target a section name cannot state (a uprobe at an address, a USDT site, `begin`/`end`)
+/// get the bare kind: such programs load but are attached by hand.
+pub fn section_name(p: &Point, prog_type: bpfkit::ProgramType) -> String {
     match p {
+        Point::RawTracepoint { name } if prog_type == bpfkit::ProgramType::Tracing => {
+            format!("tp_btf/{name}")
+        }
         Point::Begin | Point::End | Point::Bench { .. } => "raw_tp".into(),
         Point::Tracepoint {
             category, event, ..
@@ -255,7 +259,7 @@ pub fn write(c: &Compiled, src: &SourceFile) -> Result<Vec<u8>, String> {
     let mut groups: BTreeMap<String, Vec<&ProgDef>> = BTreeMap::new();
     for p in &c.progs {
         groups
-            .entry(section_name(&p.point.point))
+            .entry(section_name(&p.point.point, p.prog_type))
             .or_default()
             .push(p);
     }

@@ -143,6 +143,7 @@ fn eval(name: &str, raw: &HashMap<String, String>, depth: u32) -> Option<i64> {
         i: 0,
         raw,
         depth,
+        nest: 0,
     };
     let v = p.or()?;
     p.ws();
@@ -157,6 +158,9 @@ struct ExprParser<'a> {
     i: usize,
     raw: &'a HashMap<String, String>,
     depth: u32,
+    /// Open unary operators and parentheses: bounded, so a pathological line cannot
+    /// exhaust the stack.
+    nest: u32,
 }
 
 impl ExprParser<'_> {
@@ -248,6 +252,16 @@ impl ExprParser<'_> {
     }
 
     fn unary(&mut self) -> Option<i64> {
+        if self.nest >= 64 {
+            return None;
+        }
+        self.nest += 1;
+        let v = self.unary_inner();
+        self.nest -= 1;
+        v
+    }
+
+    fn unary_inner(&mut self) -> Option<i64> {
         if self.eat("-") {
             return self.unary()?.checked_neg();
         }
@@ -323,6 +337,14 @@ mod tests {
         assert_eq!(eval("D", &r, 0), Some(-16));
         assert_eq!(eval("E", &r, 0), Some(8));
         assert_eq!(eval("F", &r, 0), None);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}1{}", "(-".repeat(100_000), ")".repeat(100_000));
+        let r = raw(&[("X", &deep), ("Y", "((((1))))")]);
+        assert_eq!(eval("X", &r, 0), None);
+        assert_eq!(eval("Y", &r, 0), Some(1));
     }
 
     #[test]

@@ -251,3 +251,32 @@ fn callbacks_begin_and_intervals_load_in_both_loaders() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_raw_tracepoint_with_btf_typed_args_is_a_tp_btf_section() {
+    // `args.p` comes from the tracepoint's BTF prototype, so the program loads as tp_btf:
+    // its section must say so, or libbpf loads it as a raw tracepoint and the verifier
+    // refuses the typed access.
+    let dir = tempdir("tpbtf");
+    let obj = dir.join("exec.bpf.o");
+    emit_elf(
+        &obj,
+        "rawtracepoint:sched_process_exec { @[args.p->pid] = count(); }",
+    );
+    let bytes = std::fs::read(&obj).expect("read the object");
+    let o = bpfkit_elf::Object::parse("exec", &bytes).expect("bpfkit's ELF reader accepts it");
+    let secs: Vec<&str> = o.programs.iter().map(|p| p.section.as_str()).collect();
+    assert_eq!(secs, ["tp_btf/sched_process_exec"]);
+    for (tag, tool) in [("tpbtf_bpftool", "bpftool"), ("tpbtf_bpfkit", "bpfkit")] {
+        let (progs, maps) = pin_dirs(tag);
+        loadall(tool, &obj, &progs, &maps, false);
+        let pinned: Vec<String> = std::fs::read_dir(&progs)
+            .expect("pinned programs")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert_eq!(pinned.len(), 1, "{tool}: {pinned:?}");
+        let _ = std::fs::remove_dir_all(&progs);
+        let _ = std::fs::remove_dir_all(&maps);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -261,12 +261,6 @@ impl Checker<'_> {
                 format!("{n}() is an unsafe function being used in safe mode"),
             );
         }
-        if n == "write_user" && !self.opts.allow_unsafe {
-            self.err(
-                e.span,
-                "write_user() is unsafe. To use you need the --unsafe flag",
-            );
-        }
         let agg = AggKind::from_call(n);
         if agg.is_some() && !agg_ok {
             self.err(

@@ -93,10 +93,12 @@ impl Gen<'_, '_> {
                 if let Some((_, v)) = self.cx.checked.script_types.enumerators.get(name) {
                     return int(self.imm(*v));
                 }
-                if let Some(v) = kernel_constant(name) {
+                // A header the script includes says best what its macros are; then the
+                // built-in header table, then the kernel's enumerators.
+                if let Some(v) = self.cx.opts.header_constants.get(name).copied() {
                     return int(self.imm(v));
                 }
-                if let Some(v) = self.cx.opts.header_constants.get(name).copied() {
+                if let Some(v) = kernel_constant(name) {
                     return int(self.imm(v));
                 }
                 if let Some(r) = self.kernel_builtin(name, span) {
@@ -346,32 +348,10 @@ impl Gen<'_, '_> {
     }
 }
 
-/// A kernel constant: an enumerator of the kernel's BTF (`SKB_DROP_REASON_…`), or one of the
-/// task-state macros of `linux/sched.h` and address families of `linux/socket.h` that tools
-/// compare against (BTF has no macros).
+/// A kernel constant: one of the header macros of [`crate::types::header_constant`] (task
+/// states, address families, errno values: BTF has no macros), else an enumerator of the
+/// kernel's BTF (`SKB_DROP_REASON_…`).
 fn kernel_constant(name: &str) -> Option<i64> {
-    let fixed = match name {
-        "TASK_RUNNING" => Some(0),
-        "TASK_INTERRUPTIBLE" => Some(1),
-        "TASK_UNINTERRUPTIBLE" => Some(2),
-        "__TASK_STOPPED" => Some(4),
-        "__TASK_TRACED" => Some(8),
-        "EXIT_DEAD" => Some(0x10),
-        "EXIT_ZOMBIE" => Some(0x20),
-        "TASK_PARKED" => Some(0x40),
-        "TASK_DEAD" => Some(0x80),
-        "TASK_WAKEKILL" => Some(0x100),
-        "TASK_WAKING" => Some(0x200),
-        "TASK_NOLOAD" => Some(0x400),
-        "TASK_NEW" => Some(0x800),
-        "AF_UNIX" => Some(1),
-        "AF_INET" => Some(2),
-        "AF_INET6" => Some(10),
-        _ => None,
-    };
-    if fixed.is_some() {
-        return fixed;
-    }
     if let Some(v) = crate::types::header_constant(name) {
         return Some(v);
     }

@@ -7,7 +7,6 @@
 
 mod access;
 mod addrof;
-mod aggblock;
 mod arrays;
 mod calls;
 mod cdefs;
@@ -889,14 +888,6 @@ impl<'a, 'b> Gen<'a, 'b> {
     ) -> R<()> {
         let (mi, def) = self.map_def(name, span)?;
         if let (ValueKind::Agg(kind, lh), ExprKind::Call { args, .. }) = (&def.value, &value.kind) {
-            return self.aggregate(mi, &def, *kind, *lh, keys, args);
-        }
-        if let (ValueKind::Agg(kind, lh), Some((init, args))) =
-            (&def.value, aggblock::agg_block(value))
-        {
-            for s in init {
-                self.stmt(s)?;
-            }
             return self.aggregate(mi, &def, *kind, *lh, keys, args);
         }
         let k = self.key(&def, keys)?;

@@ -8,8 +8,6 @@ use super::*;
 
 /// `e_type` of a position-independent ELF file.
 const ET_DYN: u64 = 3;
-/// `SHT_SYMTAB` and `SHT_DYNSYM`.
-const SYMBOL_TABLES: [u64; 2] = [2, 11];
 /// Offset of `ip` in x86-64 `struct pt_regs`.
 const PT_REGS_IP: i16 = 16 * 8;
 
@@ -21,43 +19,14 @@ fn le(b: &[u8], off: u64, n: usize) -> Option<u64> {
 }
 
 /// `(link-time value of `name`, whether the file is position-independent)` from the symbol
-/// tables of the 64-bit little-endian ELF file `b`; versioned names (`name@VER`) match.
+/// tables of the 64-bit little-endian ELF file `b`.
 fn elf_symbol(b: &[u8], name: &str) -> Option<(u64, bool)> {
     if b.get(..4)? != b"\x7fELF" || *b.get(4)? != 2 || *b.get(5)? != 1 {
         return None;
     }
     let is_dyn = le(b, 16, 2)? == ET_DYN;
-    let (shoff, shent, shnum) = (le(b, 0x28, 8)?, le(b, 0x3a, 2)?, le(b, 0x3c, 2)?);
-    let sh = |i: u64| shoff + i * shent;
-    for want in SYMBOL_TABLES {
-        for i in 0..shnum {
-            if le(b, sh(i) + 4, 4)? != want {
-                continue;
-            }
-            let (off, size, link) = (
-                le(b, sh(i) + 24, 8)?,
-                le(b, sh(i) + 32, 8)?,
-                le(b, sh(i) + 40, 4)?,
-            );
-            let strtab = le(b, sh(link) + 24, 8)?;
-            for k in 0..size / 24 {
-                let e = off + k * 24;
-                let (name_off, value, shndx) = (le(b, e, 4)?, le(b, e + 8, 8)?, le(b, e + 6, 2)?);
-                // Undefined symbols (section 0) name what other files define.
-                if value == 0 || shndx == 0 {
-                    continue;
-                }
-                let start = usize::try_from(strtab + name_off).ok()?;
-                let rest = b.get(start..)?;
-                let end = rest.iter().position(|&c| c == 0)?;
-                let n = std::str::from_utf8(rest.get(..end)?).ok()?;
-                if n == name || n.split('@').next() == Some(name) {
-                    return Some((value, is_dyn));
-                }
-            }
-        }
-    }
-    None
+    let value = bpfkit_elf::notes::symbol_address(b, name).ok()??;
+    (value != 0).then_some((value, is_dyn))
 }
 
 impl Gen<'_, '_> {

@@ -3,7 +3,6 @@
 //! number is `id`, `NAME:/path` (`unified` for cgroup2 mounts, the mount directory's name for
 //! cgroup v1 ones), cgroup2 first, then v1 sorted by name, joined by commas.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -12,32 +11,23 @@ use std::sync::{Mutex, OnceLock};
 /// Directories visited at most per hierarchy (a guard against huge trees).
 const MAX_DIRS: usize = 100_000;
 
-thread_local! {
-    /// The filters of the script whose runtime decodes on this thread, by id.
-    static FILTERS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
+/// Paths remembered at most; the cache starts over past it (an id, an inode number, can
+/// come back for a new cgroup once the old one is gone, so it is not kept for ever).
+const MAX_CACHED: usize = 4096;
 
-/// Makes `filters` the `cgroup_path()` filters of the runtime on this thread.
-pub fn set_filters(filters: &[String]) {
-    FILTERS.with(|f| *f.borrow_mut() = filters.to_vec());
-}
-
-/// The text of a `cgroup_path` value: cgroup `id`, filter number `filter`.
-pub fn path_text(id: u64, filter: u64) -> String {
-    let pattern = FILTERS.with(|f| {
-        usize::try_from(filter)
-            .ok()
-            .and_then(|i| f.borrow().get(i).cloned())
-            .unwrap_or_else(|| "*".to_string())
-    });
+/// The text of a `cgroup_path` value: cgroup `id`, in the hierarchies `pattern` names.
+pub fn path_text(id: u64, pattern: &str) -> String {
     static CACHE: OnceLock<Mutex<HashMap<(u64, String), String>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let key = (id, pattern);
+    let key = (id, pattern.to_string());
     if let Some(t) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return t;
     }
     let text = resolve(id, &key.1);
     if let Ok(mut c) = cache.lock() {
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
         c.insert(key, text.clone());
     }
     text

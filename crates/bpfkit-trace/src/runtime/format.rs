@@ -67,11 +67,14 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-/// What decoding needs besides the bytes: the kernel objects of the run they came from.
+/// What decoding needs besides the bytes: the kernel objects and tables of the run they
+/// came from.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DecodeCx<'m> {
     /// The run's stack-trace map, which `kstack`/`ustack` values name frames in.
     pub stacks: Option<&'m Map>,
+    /// The script's `cgroup_path()` hierarchy filters, by the id a value carries.
+    pub cgroup_filters: &'m [String],
 }
 
 /// Reads a value of `t` at the start of `b`, outside any run (stacks have no frames).
@@ -127,7 +130,11 @@ pub fn decode_in(cx: DecodeCx<'_>, t: &Type, b: &[u8]) -> Value {
         Type::MacAddr => Value::Str(super::symbols::mac_text(b).into_bytes()),
         Type::Symbol => Value::Str(super::symbols::text(u64_at(b, 0), u64_at(b, 8)).into_bytes()),
         Type::CgroupPath => {
-            Value::Str(super::cgroups::path_text(u64_at(b, 0), u64_at(b, 8)).into_bytes())
+            let filter = usize::try_from(u64_at(b, 8))
+                .ok()
+                .and_then(|i| cx.cgroup_filters.get(i))
+                .map_or("*", String::as_str);
+            Value::Str(super::cgroups::path_text(u64_at(b, 0), filter).into_bytes())
         }
         Type::Strerror => {
             Value::Str(super::strfuncs::strerror_text(u64_at(b, 0) as i64).into_bytes())

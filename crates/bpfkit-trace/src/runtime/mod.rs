@@ -116,7 +116,6 @@ impl<'a> Runtime<'a> {
         out: &'a mut dyn Write,
         format: OutputFormat,
     ) -> Self {
-        cgroups::set_filters(&compiled.cgroup_filters);
         let stacks = compiled
             .maps
             .iter()
@@ -139,6 +138,7 @@ impl<'a> Runtime<'a> {
     fn decode_cx(&self) -> DecodeCx<'a> {
         DecodeCx {
             stacks: self.stacks,
+            cgroup_filters: &self.compiled.cgroup_filters,
         }
     }
 

@@ -59,7 +59,10 @@ impl PcapFiles {
             return Ok(());
         };
         let len = usize::try_from(len).unwrap_or(0);
-        let packet = data.get(meta..meta + len).unwrap_or(&[]);
+        let packet = meta
+            .checked_add(len)
+            .and_then(|end| data.get(meta..end))
+            .unwrap_or(&[]);
         let packet = packet
             .get(
                 usize::try_from(offset)
