@@ -32,6 +32,7 @@ mod error;
 pub mod format;
 pub mod harness;
 pub mod includes;
+pub mod kernel_probes;
 pub mod lexer;
 pub mod parser;
 pub mod probes;

@@ -11,6 +11,7 @@ mod strfuncs;
 pub use strfuncs::resolve_diag_format;
 mod forloop;
 mod kbuiltins;
+mod kernel_probes;
 pub mod layout;
 mod sizes;
 mod stacks;
@@ -522,6 +523,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.ctx = self.v();
         self.emit(Op::Entry(self.ctx));
         self.exit_label = self.l();
+        self.iter_prologue();
         if let Some(pid) = self.cx.opts.pid {
             if !matches!(self.res.point, Point::Begin | Point::End) {
                 let t = self.call(h::GET_CURRENT_PID_TGID, vec![]);
