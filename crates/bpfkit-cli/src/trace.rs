@@ -319,6 +319,16 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
     if let Some(K::Usdt) = kind {
         return bpfkit_trace::usdt::list(rest, None).map_err(CliError::Failed);
     }
+    if let Some(r) = kind
+        .filter(|_| !any)
+        .and_then(|k| bpfkit_trace::kernel_probes::list(k, rest))
+    {
+        let text = r.map_err(CliError::Failed)?;
+        if !verbose || !matches!(kind, Some(K::Fentry | K::Fexit)) {
+            return Ok(text);
+        }
+        return Ok(function_params_listing(&text, kind == Some(K::Fexit)));
+    }
     if let Some(K::Uprobe | K::Uretprobe) = kind {
         let (bin, sym) = rest.split_once(':').unwrap_or((rest, "*"));
         let path = bpfkit::attach::uprobe::resolve_binary(bin)
@@ -397,6 +407,39 @@ fn list(pattern: Option<&str>, verbose: bool) -> Result<String, CliError> {
         }
     }
     Ok(out)
+}
+
+/// `-lv` of fentry/fexit lines (`fentry:vmlinux:NAME`): each followed by the function's
+/// parameters from BTF, one `    TYPE NAME` line each, and for fexit `    TYPE retval`.
+fn function_params_listing(lines: &str, ret: bool) -> String {
+    use bpfkit_btf::{Detail, Kind};
+    let Ok(btf) = bpfkit_btf::Btf::vmlinux() else {
+        return lines.to_string();
+    };
+    // One pass over the types: `-lv 'fentry:*'` lists tens of thousands of functions.
+    let protos: std::collections::HashMap<&str, u32> = btf
+        .types()
+        .filter_map(Result::ok)
+        .filter(|t| t.kind == Kind::Func)
+        .filter_map(|t| t.referenced().map(|p| (t.name, p)))
+        .collect();
+    let mut out = String::new();
+    for line in lines.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let name = line.rsplit(':').next().unwrap_or_default();
+        let proto = protos.get(name).and_then(|&p| btf.type_by_id(p).ok());
+        let Some(Detail::FuncProto(fp)) = proto.as_ref().map(|t| &t.detail) else {
+            continue;
+        };
+        for p in &fp.params {
+            out.push_str(&format!("    {} {}\n", c_type(&btf, p.type_id, 0), p.name));
+        }
+        if ret && fp.ret_type != 0 {
+            out.push_str(&format!("    {} retval\n", c_type(&btf, fp.ret_type, 0)));
+        }
+    }
+    out
 }
 
 /// A raw tracepoint's arguments from the BTF of its kernel wrapper `__bpf_trace_EVENT`,

@@ -154,14 +154,36 @@ fn load(
                 .for_tp_btf(name)
                 .map_err(|e| format!("{}: {e}", p.point.name))?;
         }
-        if let Point::Fentry { function, ret } = &p.point.point {
+        // Holds the module's BTF object open while the spec borrows its fd.
+        let module_btf;
+        if let Point::Fentry {
+            module,
+            function,
+            ret,
+        } = &p.point.point
+        {
             let kind = if *ret {
                 bpfkit::attach::fentry::TracingKind::Fexit
             } else {
                 bpfkit::attach::fentry::TracingKind::Fentry
             };
+            if let Some(m) = module {
+                module_btf = crate::kernel_probes::module_btf(m)?;
+                let id = module_btf
+                    .function(function)
+                    .ok_or_else(|| format!("{}: not in module {m}'s BTF", p.point.name))?;
+                spec.prog_type = bpfkit::ProgramType::Tracing;
+                spec.expected_attach_type = Some(kind.attach_type());
+                spec = spec.attach_btf_id(id, Some(module_btf.fd.as_fd()));
+            } else {
+                spec = spec
+                    .for_tracing(kind, function)
+                    .map_err(|e| format!("{}: {e}", p.point.name))?;
+            }
+        }
+        if let Point::Iter { name } = &p.point.point {
             spec = spec
-                .for_tracing(kind, function)
+                .for_iter(name)
                 .map_err(|e| format!("{}: {e}", p.point.name))?;
         }
         match Program::load(&spec) {
@@ -191,9 +213,9 @@ fn load(
                 return Err(msg);
             }
             Err(e) if e.to_string().contains("EPERM") || e.to_string().contains("ermission") => {
-                if matches!(p.point.point, Point::Fentry { .. }) {
+                if matches!(p.point.point, Point::Fentry { .. } | Point::Iter { .. }) {
                     return Err(format!(
-                        "{}: this kernel refuses fentry/fexit programs (lockdown)",
+                        "{}: this kernel refuses tracing programs (fentry/fexit/iter; lockdown)",
                         p.point.name
                     ));
                 }
@@ -310,7 +332,7 @@ pub fn compile(
         let mut v = Vec::new();
         for ap in &p.attach_points {
             let r = if ap.kind == crate::attach::ProbeKind::Usdt {
-                crate::usdt::resolve(ap, opts.pid)
+                crate::usdt::resolve(ap, opts.pid, opts.cmd.as_deref())
             } else {
                 probes::resolve(ap, &opts.params)
             }
@@ -373,6 +395,7 @@ pub fn run(
     let mut links: Vec<Link> = Vec::new();
     let mut ends = Vec::new();
     let mut attached = 0usize;
+    let mut iter_links = Vec::new();
     // begin runs before anything else is attached, so its output (a tool's header) comes
     // first in the ring; it is printed after the `Attached` line all the same.
     for (def, prog) in &loaded.progs {
@@ -387,6 +410,9 @@ pub fn run(
             _ => {
                 let l = probes::attach(prog, &def.point.point, opts.pid.map(|p| p as i32))
                     .map_err(|m| format!("{}: {m}", def.point.name))?;
+                if matches!(def.point.point, Point::Iter { .. }) {
+                    iter_links.extend(links.len()..links.len() + l.len());
+                }
                 links.extend(l);
             }
         }
@@ -410,10 +436,20 @@ pub fn run(
     }
     // `begin` may have called `exit()` with its record lost to a full ring. The flag is read
     // before the ring, as in the loop below: a probe that fires in between must find its
-    // records printed.
+    // records printed. Events behind an `exit()` are dropped, as in the loop below.
     let flagged = rt.exit_flagged();
-    let _ = ring.consume(|rec| rt.handle(rec));
+    let _ = ring.consume(|rec| {
+        if !rt.exit {
+            rt.handle(rec)
+        }
+    });
     rt.exit_on_flag(flagged);
+    // Iterators run once, now, and the script ends after them, as in bpftrace.
+    if !iter_links.is_empty() {
+        let iters: Vec<&Link> = iter_links.iter().filter_map(|&i| links.get(i)).collect();
+        crate::kernel_probes::run_iterators(&iters, &mut ring, &mut rt)?;
+        rt.exit = true;
+    }
     if opts.bench {
         for (def, prog) in &loaded.progs {
             if let Point::Bench { name } = &def.point.point {

@@ -84,10 +84,17 @@ pub fn section_name(p: &Point, prog_type: bpfkit::ProgramType) -> String {
         }
         Point::Usdt(_) => "uprobe".into(),
         Point::Perf { .. } => "perf_event".into(),
-        Point::Kprobe { function, ret } => {
-            format!("{}/{function}", if *ret { "kretprobe" } else { "kprobe" })
-        }
-        Point::Fentry { function, ret } => {
+        Point::Kprobe {
+            function,
+            offset,
+            ret,
+        } => match (*ret, *offset) {
+            (true, _) => format!("kretprobe/{function}"),
+            (false, 0) => format!("kprobe/{function}"),
+            (false, o) => format!("kprobe/{function}+{o}"),
+        },
+        Point::Iter { name } => format!("iter/{name}"),
+        Point::Fentry { function, ret, .. } => {
             format!("{}/{function}", if *ret { "fexit" } else { "fentry" })
         }
     }

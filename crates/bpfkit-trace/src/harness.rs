@@ -99,6 +99,8 @@ pub struct Machine {
     pub kprobes: bool,
     /// fentry/fexit and other BPF_PROG_TYPE_TRACING programs load.
     pub fentry: bool,
+    /// `iter/task` programs load (a kernel may allow them while refusing fentry).
+    pub iter: bool,
     /// Hardware perf events (a `cpu` PMU exists).
     pub hardware: bool,
     /// The tracer's `--info` output (may be empty).
@@ -115,6 +117,7 @@ impl Machine {
             kernel: parse_version(release.trim()),
             kprobes: Path::new("/sys/bus/event_source/devices/kprobe").exists(),
             fentry: bpfkit::features::prog_type_supported(BPF_PROG_TYPE_TRACING).unwrap_or(false),
+            iter: iter_loads(),
             hardware: Path::new("/sys/bus/event_source/devices/cpu").exists(),
             info: tracer_info(tracer),
         }
@@ -160,7 +163,7 @@ impl Machine {
             "dpath" => self.fentry && info(name, true),
             "fentry" | "kfunc" => self.fentry,
             "kprobe" | "kprobe_multi" | "kprobe_session" => self.kprobes,
-            "iter" | "iter:task" | "iter:task_file" => self.fentry && info(name, true),
+            "iter" | "iter:task" | "iter:task_file" => self.iter && info(name, true),
             "hardware" => self.hardware,
             "signal" => info("send_signal", true),
             "uprobe_multi" => self.kernel_at_least(&[6, 6]) && info(name, true),
@@ -282,6 +285,8 @@ impl Machine {
                 let word = m.as_str();
                 let missing = if word.starts_with('k') && word.contains("probe") {
                     (!self.kprobes).then_some("kprobes (CONFIG_KPROBES is not set)")
+                } else if word == "iter" {
+                    (!self.iter).then_some("iterators (iter programs are refused)")
                 } else {
                     (!self.fentry).then_some("tracing programs (fentry, fexit, iter are refused)")
                 };
@@ -308,7 +313,7 @@ impl Machine {
                     ProbeKind::Fentry | ProbeKind::Fexit if !self.fentry => {
                         "fentry/fexit (tracing programs are refused)"
                     }
-                    ProbeKind::Iter if !self.fentry => "iterators (tracing programs are refused)",
+                    ProbeKind::Iter if !self.iter => "iterators (iter programs are refused)",
                     ProbeKind::Hardware if !self.hardware => "hardware perf events (no PMU)",
                     _ => continue,
                 };
@@ -321,6 +326,19 @@ impl Machine {
 
 /// `enum bpf_prog_type` value of fentry/fexit/iter programs.
 const BPF_PROG_TYPE_TRACING: u32 = 26;
+
+/// Whether an `iter/task` program (`r0 = 0; exit`) loads here.
+fn iter_loads() -> bool {
+    let mut b = bpfkit_insn::Builder::new();
+    b.mov64_imm(bpfkit_insn::Reg::R0, 0).exit();
+    let Ok(insns) = b.build() else {
+        return false;
+    };
+    bpfkit::ProgramSpec::new("iter_probe", bpfkit::ProgramType::Tracing, &insns)
+        .for_iter("task")
+        .and_then(|spec| bpfkit::Program::load(&spec))
+        .is_ok()
+}
 
 fn tracer_info(tracer: &[String]) -> String {
     let Some((prog, args)) = tracer.split_first() else {

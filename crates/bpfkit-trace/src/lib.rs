@@ -34,6 +34,7 @@ pub mod format;
 pub mod harness;
 pub mod headers;
 pub mod includes;
+pub mod kernel_probes;
 pub mod lexer;
 pub mod macros;
 pub mod parser;

@@ -55,11 +55,15 @@ pub enum Point {
     Kprobe {
         /// Function.
         function: String,
+        /// `+offset` into it (kprobe only).
+        offset: u64,
         /// kretprobe.
         ret: bool,
     },
     /// fentry/fexit.
     Fentry {
+        /// Kernel module whose BTF describes the function (`None`: vmlinux).
+        module: Option<String>,
         /// Function.
         function: String,
         /// fexit.
@@ -70,6 +74,11 @@ pub enum Point {
     /// `bench:name`: run many times from user space under `--mode bench`.
     Bench {
         /// The benchmark's name.
+        name: String,
+    },
+    /// An iterator (`iter:task`): run over the kernel's objects by reading its link.
+    Iter {
+        /// Target (`task`, `task_file`, …).
         name: String,
     },
 }
@@ -95,7 +104,7 @@ impl Point {
             Point::Tracepoint { .. } => ProgramType::Tracepoint,
             Point::Uprobe { .. } | Point::Kprobe { .. } | Point::Usdt(_) => ProgramType::Kprobe,
             Point::Perf { .. } => ProgramType::PerfEvent,
-            Point::Fentry { .. } => ProgramType::Tracing,
+            Point::Fentry { .. } | Point::Iter { .. } => ProgramType::Tracing,
         }
     }
 }
@@ -157,6 +166,9 @@ pub fn resolve(ap: &AttachPoint, params: &[String]) -> Result<Vec<Resolved>, Str
             kind: ap.kind,
         }])
     };
+    if let Some(r) = crate::kernel_probes::resolve(ap) {
+        return r;
+    }
     match (&ap.kind, &ap.target) {
         (ProbeKind::Begin, _) => one(Point::Begin, "begin".into()),
         (ProbeKind::End, _) => one(Point::End, "end".into()),
@@ -305,28 +317,6 @@ pub fn resolve(ap: &AttachPoint, params: &[String]) -> Result<Vec<Resolved>, Str
             "{}: this kernel has no hardware PMU (hardware events are unavailable)",
             ap.raw
         )),
-        (ProbeKind::Kprobe | ProbeKind::Kretprobe, AttachTarget::Kernel { function, .. }) => {
-            if !bpfkit::attach::kprobe::kprobes_available() {
-                return Err(format!(
-                    "{}: this kernel lacks kprobes (CONFIG_KPROBES is not set)",
-                    ap.raw
-                ));
-            }
-            one(
-                Point::Kprobe {
-                    function: function.clone(),
-                    ret: ap.kind == ProbeKind::Kretprobe,
-                },
-                ap.canonical(),
-            )
-        }
-        (ProbeKind::Fentry | ProbeKind::Fexit, AttachTarget::Kernel { function, .. }) => one(
-            Point::Fentry {
-                function: function.clone(),
-                ret: ap.kind == ProbeKind::Fexit,
-            },
-            ap.canonical(),
-        ),
         _ => Err(format!(
             "{}: {} probes are not supported by bpfkit trace",
             ap.raw,
@@ -406,10 +396,15 @@ pub fn attach(prog: &Program, point: &Point, pid: Option<i32>) -> Result<Vec<Lin
             let links = prog.attach_perf_event(cfg, *rate).map_err(err)?;
             Ok(links.into_links().into_iter().map(|(_, l)| l).collect())
         }
-        Point::Kprobe { function, ret } => {
-            Ok(vec![prog.attach_kprobe(function, 0, *ret).map_err(err)?])
-        }
+        Point::Kprobe {
+            function,
+            offset,
+            ret,
+        } => Ok(vec![prog
+            .attach_kprobe(function, *offset, *ret)
+            .map_err(err)?]),
         Point::Fentry { .. } => Ok(vec![prog.attach_tracing().map_err(err)?]),
+        Point::Iter { .. } => Ok(vec![prog.attach_iter().map_err(err)?]),
         Point::Usdt(u) => Ok(vec![crate::usdt::attach(prog, u, pid)?]),
     }
 }

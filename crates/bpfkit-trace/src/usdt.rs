@@ -7,7 +7,7 @@
 //! at `disp(base,index,scale)` or a constant; see `codegen/usdt.rs`.
 //!
 //! With `-p PID` the binary may be omitted or a wildcard: the process's executable and the
-//! files it maps are searched.
+//! files it maps are searched. With `-c CMD` (and no `-p`) it is the command's program.
 
 use crate::attach::{AttachPoint, AttachTarget};
 use crate::probes::{Point, Resolved};
@@ -42,10 +42,16 @@ pub struct UsdtPoint {
 }
 
 /// The binaries a `usdt` attach point (or `-l` pattern) names: the resolved binary, or with
-/// `-p PID` and no binary (or a wildcard one) the process's executable and mapped files.
-fn binaries(binary: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, String> {
+/// `-p PID` and no binary (or a wildcard one) the process's executable and mapped files, or
+/// with `-c CMD` instead the command's program (when the wildcard matches its path).
+fn binaries(binary: &str, pid: Option<u32>, cmd: Option<&str>) -> Result<Vec<PathBuf>, String> {
     if !binary.is_empty() && !binary.contains('*') {
         return Ok(vec![resolve_binary(binary).map_err(|e| e.to_string())?]);
+    }
+    if let (None, Some(prog)) = (pid, cmd.and_then(|c| c.split_whitespace().next())) {
+        let path = resolve_binary(prog).map_err(|e| e.to_string())?;
+        let hit = binary.is_empty() || glob_match(binary, &path.display().to_string());
+        return Ok(if hit { vec![path] } else { Vec::new() });
     }
     let Some(pid) = pid else {
         return Err(format!(
@@ -93,10 +99,11 @@ fn matching(
     provider: Option<&str>,
     name: &str,
     pid: Option<u32>,
+    cmd: Option<&str>,
 ) -> Result<Vec<(PathBuf, UsdtProbe)>, String> {
     let strict = !binary.is_empty() && !binary.contains('*');
     let mut out = Vec::new();
-    for path in binaries(binary, pid)? {
+    for path in binaries(binary, pid, cmd)? {
         for n in notes_of(&path, strict)? {
             if provider.is_none_or(|p| glob_match(p, &n.provider)) && glob_match(name, &n.name) {
                 out.push((path.clone(), n));
@@ -106,8 +113,13 @@ fn matching(
     Ok(out)
 }
 
-/// Expands a `usdt` attach point into one resolved point per probe site.
-pub fn resolve(ap: &AttachPoint, pid: Option<u32>) -> Result<Vec<Resolved>, String> {
+/// Expands a `usdt` attach point into one resolved point per probe site; `pid` and `cmd`
+/// are `-p` and `-c`, which name the binary when the attach point omits it.
+pub fn resolve(
+    ap: &AttachPoint,
+    pid: Option<u32>,
+    cmd: Option<&str>,
+) -> Result<Vec<Resolved>, String> {
     let AttachTarget::Usdt {
         binary,
         namespace,
@@ -117,7 +129,7 @@ pub fn resolve(ap: &AttachPoint, pid: Option<u32>) -> Result<Vec<Resolved>, Stri
         return Err(format!("{}: not a usdt probe", ap.raw));
     };
     let mut out = Vec::new();
-    for (path, n) in matching(binary, namespace.as_deref(), probe, pid)? {
+    for (path, n) in matching(binary, namespace.as_deref(), probe, pid, cmd)? {
         let in_probe = |e: &dyn std::fmt::Display| {
             format!(
                 "{}: probe {}:{} in {}: {e}",
@@ -185,7 +197,7 @@ pub fn list(rest: &str, pid: Option<u32>) -> Result<String, String> {
         [b, p, n] => (*b, Some(*p), *n),
         _ => return Err(format!("usdt:{rest}: expected usdt:BINARY[:PROVIDER]:NAME")),
     };
-    let mut lines: Vec<String> = matching(binary, provider, name, pid)?
+    let mut lines: Vec<String> = matching(binary, provider, name, pid, None)?
         .into_iter()
         .map(|(path, n)| format!("usdt:{}:{}:{}\n", path.display(), n.provider, n.name))
         .collect();

@@ -252,3 +252,31 @@ fn python_import_probes_behind_their_semaphores() {
     // The interpreter imports its codecs on every start.
     assert!(s.lines().any(|l| l == "import encodings"), "{s}");
 }
+
+#[test]
+fn binary_from_the_c_command() {
+    let _one = one_at_a_time();
+    let d = demo();
+    // No binary, or a wildcard one: `-c` names the program, as in bpftrace. The inlined
+    // probe has two sites, each attached and counted as bpftrace 0.17 counts them
+    // ("Attaching 2 probes...", and 7 for all six probes of the demo).
+    let out = trace(&["-e", "usdt:twice { printf(\"%d\\n\", arg0); }", "-c", &d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Attached 2 probes\n11\n22\n\n\n");
+    let out = trace(&["-e", "usdt:*:demo:* { @[probe] = count(); }", "-c", &d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("Attached 7 probes\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("@[usdt:{d}:demo:twice]: 2\n")),
+        "{stdout}"
+    );
+    // A wildcard that does not match the command's path matches nothing.
+    let out = trace(&["-e", "usdt:/nonexistent*:demo:twice { }", "-c", &d]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("No probes matched the attach point"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -71,7 +71,13 @@ impl Gen<'_, '_> {
                 };
                 Ok(self.str_lit(n.as_bytes()))
             }
+            "ctx" if matches!(self.res.point, Point::Iter { .. }) => {
+                self.iter_ctx().ok_or_else(|| unsupported(span, "ctx"))
+            }
             "retval" => match self.res.point {
+                Point::Fentry { ret: true, .. } => self
+                    .fexit_retval(span)
+                    .unwrap_or_else(|| Err(unsupported(span, "retval"))),
                 Point::Uprobe { .. } | Point::Kprobe { .. } => {
                     let v = self.v();
                     self.emit(Op::Load(Size::DW, v, self.ctx, PT_REGS_AX));
@@ -260,6 +266,9 @@ impl Gen<'_, '_> {
     fn tp_arg(&mut self, field: &Name) -> R<Val> {
         if let Point::RawTracepoint { name } = &self.res.point {
             return self.raw_tp_arg(&name.clone(), field);
+        }
+        if let Some(r) = self.fentry_arg(field) {
+            return r;
         }
         let Point::Tracepoint { format, .. } = &self.res.point else {
             return Err(Diagnostic::error(

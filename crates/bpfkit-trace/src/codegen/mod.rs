@@ -24,6 +24,7 @@ mod kbuiltins;
 mod kfuncs2;
 mod uaddr;
 pub use kfuncs2::{SKB_META_SIZE, SKB_OUTPUT_MAP};
+mod kernel_probes;
 pub mod layout;
 mod sizes;
 mod stacks;
@@ -556,6 +557,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.emit(Op::Entry(self.ctx));
         self.exit_label = self.l();
         self.exit_flag_check();
+        self.iter_prologue();
         if let Some(pid) = self.cx.opts.pid {
             if !matches!(
                 self.res.point,
