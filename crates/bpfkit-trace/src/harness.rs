@@ -288,7 +288,7 @@ impl Machine {
                 } else if word == "iter" {
                     (!self.iter).then_some("iterators (iter programs are refused)")
                 } else {
-                    (!self.fentry).then_some("tracing programs (fentry, fexit, iter are refused)")
+                    (!self.fentry).then_some("fentry/fexit (tracing programs are refused)")
                 };
                 if let Some(missing) = missing {
                     return Some(format!("lists {word} probes: this kernel lacks {missing}"));
