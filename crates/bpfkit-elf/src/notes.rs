@@ -85,7 +85,10 @@ pub fn usdt_probes(data: &[u8]) -> Result<Vec<UsdtProbe>> {
         file.segments().find_map(|seg| {
             let (off, size) = seg.file_range();
             let start = seg.address();
-            (addr >= start && addr - start < size).then(|| addr - start + off)
+            // A corrupt p_offset may be near u64::MAX: no offset, not an overflow.
+            addr.checked_sub(start)
+                .filter(|&d| d < size)
+                .and_then(|d| d.checked_add(off))
         })
     };
     let mut out = Vec::new();

@@ -264,3 +264,51 @@ fn huge_symbol_values_are_errors() {
     assert!(matches!(e, Error::BadRelocation { .. }), "{e}");
     assert!(e.to_string().contains("outside"), "{e}");
 }
+
+/// The `usdt_demo` test program (tests/fixtures/usdt_demo.user.c) built by scripts/build-fixtures.
+fn usdt_demo_bytes() -> Vec<u8> {
+    let dir = match std::env::var_os("BPFKIT_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures"),
+    };
+    let path = dir.join("usdt_demo");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}); run scripts/build-fixtures first",
+            path.display()
+        )
+    })
+}
+
+/// Found by the `elf_notes` fuzz target: a program header whose `p_offset` is near
+/// `u64::MAX` made the pc-to-file-offset conversion overflow (a panic with overflow checks).
+/// Now the probe's pc is in no usable segment, an error naming the probe.
+#[test]
+fn usdt_segment_offset_overflow_is_an_error() {
+    let mut b = usdt_demo_bytes();
+    let probes = bpfkit_elf::notes::usdt_probes(&b).expect("usdt_demo probes");
+    let first = probes.first().expect("usdt_demo has probes");
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let phoff = u64_at(&b, 0x20) as usize;
+    let phentsize = u16::from_le_bytes([b[0x36], b[0x37]]) as usize;
+    let phnum = u16::from_le_bytes([b[0x38], b[0x39]]) as usize;
+    let mut patched = 0;
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let (vaddr, filesz) = (u64_at(&b, ph + 16), u64_at(&b, ph + 32));
+        if u32::from_le_bytes(b[ph..ph + 4].try_into().unwrap()) == 1
+            && (vaddr..vaddr + filesz).contains(&first.pc)
+        {
+            b[ph + 8..ph + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 1, "one PT_LOAD holds the first probe");
+    let err = bpfkit_elf::notes::usdt_probes(&b).expect_err("corrupt p_offset");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("{}:{}", first.provider, first.name))
+            && msg.contains("no loadable segment"),
+        "{msg}"
+    );
+}
