@@ -61,6 +61,10 @@ fn member(t: &TypeExpr, st: &ScriptTypes, out: &mut Vec<Diagnostic>) {
 /// Fails on the first member [`incomplete_members`] finds, with the kernel's BTF as the
 /// kernel records (no BTF: nothing is a redefinition).
 pub(super) fn check_redefinitions(prog: &Program, checked: &Checked) -> Result<(), Diagnostic> {
+    // Most scripts define no struct: they need not open the kernel's BTF for this.
+    if !prog.c_defs.iter().any(|d| matches!(d, CDef::Record(_))) {
+        return Ok(());
+    }
     let Ok(btf) = bpfkit::attach::vmlinux_btf() else {
         return Ok(());
     };
