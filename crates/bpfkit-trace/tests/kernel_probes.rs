@@ -65,14 +65,20 @@ fn trace_triggered(script: &str, mut trigger: impl FnMut()) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run bpfkit");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    // The notify line comes on stdout after the `Attached` line, as current bpftrace prints it.
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut err = child.stderr.take().expect("stderr");
     let mut seen = String::new();
     loop {
         let mut line = String::new();
-        let n = err.read_line(&mut line).expect("read the tracer's stderr");
+        let n = stdout
+            .read_line(&mut line)
+            .expect("read the tracer's stdout");
         if n == 0 {
             let _ = child.wait();
-            panic!("the tracer ended before attaching: {seen}");
+            let mut e = String::new();
+            let _ = err.read_to_string(&mut e);
+            panic!("the tracer ended before attaching: {seen}{e}");
         }
         if line.trim_end() == "__BPFTRACE_NOTIFY_PROBES_ATTACHED" {
             break;
@@ -92,16 +98,13 @@ fn trace_triggered(script: &str, mut trigger: impl FnMut()) -> String {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
+    let mut out = seen;
+    stdout
         .read_to_string(&mut out)
         .expect("read the tracer's stdout");
     let mut rest = String::new();
     let _ = err.read_to_string(&mut rest);
-    assert!(status.success(), "{status}: {seen}{rest}");
+    assert!(status.success(), "{status}: {out}{rest}");
     out
 }
 
