@@ -8,7 +8,11 @@ use std::time::Duration;
 
 /// Runs `script` while a thread of this process calls getpid; stdout without the attach line.
 fn run_with_getpid(script: &str) -> String {
-    // Runs may overlap: each runtime reads frames from its own stack-trace map.
+    // One tracer at a time: every script here filters on this process's pid, so a run would
+    // also see the getpid calls of a test running beside it (each runtime reads frames from its
+    // own stack-trace map; that part could overlap).
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let t = std::thread::spawn(move || {
