@@ -5,11 +5,11 @@ use bpfkit::{Error, Program, ProgramSpec, ProgramType};
 use bpfkit_insn::{Builder, Reg};
 
 fn insns() -> Vec<bpfkit_insn::Insn> {
-    Builder::new()
-        .mov64_imm(Reg::R0, 0)
-        .exit()
-        .build()
-        .expect("valid program")
+    let mut b = Builder::new();
+    for i in 0..20 {
+        b.mov64_imm(Reg::R0, i);
+    }
+    b.exit().build().expect("valid program")
 }
 
 fn errno(e: &Error) -> Option<i32> {
@@ -22,10 +22,12 @@ fn errno(e: &Error) -> Option<i32> {
 #[test]
 fn a_log_longer_than_a_fixed_buffer_fails_with_enospc() {
     let insns = insns();
+    // 128 bytes: the smallest buffer every kernel takes (before 6.4 a smaller one is EINVAL);
+    // level 2 logs each of the 21 instructions, far more than that.
     let spec = ProgramSpec::new("tiny_log", ProgramType::SocketFilter, &insns)
-        .log_level(1)
-        .log_size(2);
-    let err = Program::load(&spec).expect_err("a 2-byte log cannot hold the verifier's log");
+        .log_level(2)
+        .log_size(128);
+    let err = Program::load(&spec).expect_err("a 128-byte log cannot hold the verifier's log");
     assert_eq!(errno(&err), Some(28), "{err}");
 }
 
